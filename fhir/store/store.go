@@ -1,0 +1,100 @@
+// Package store defines the persistence contract for FHIR resources: current
+// versions, full history, and the transaction boundary every write goes
+// through. Two implementations exist, fhir/store/postgres (production) and
+// fhir/store/sqlite (embedded default); both must pass the suite in
+// fhir/store/storetest, and nothing outside this tree knows which one runs.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every store. Implementations translate driver errors to
+// these at the boundary and wrap them with %w.
+var (
+	// ErrNotFound: the resource (or the version asked for) never existed.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a concurrent writer won (duplicate version, serialization
+	// failure, deadlock). Store.Write retries its callback on it a few times
+	// before returning it.
+	ErrConflict = errors.New("concurrent modification")
+)
+
+// Resource is one version of one resource as stored.
+type Resource struct {
+	Type        string
+	ID          string
+	VersionID   int64
+	LastUpdated time.Time // UTC, millisecond precision
+	Deleted     bool      // a delete marker version; Body is nil
+	// Method is the interaction that produced this version: "POST", "PUT",
+	// "PATCH" or "DELETE". History entries report it as request.method
+	// (PATCH is reported as PUT by the REST layer; it is kept here for audit).
+	Method string
+	// Body is the resource's JSON exactly as served: the client's bytes with
+	// the server-set id and meta.versionId / meta.lastUpdated stamped in.
+	Body []byte
+}
+
+// HistoryQuery selects versions for _history at instance (Type and ID set),
+// type (Type set) or system level (both empty).
+type HistoryQuery struct {
+	Type string
+	ID   string
+	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	Since time.Time
+	// At keeps, per resource, only the version that was current at At: the
+	// highest version with LastUpdated <= At (zero: no bound).
+	At time.Time
+	// Count is the page size (> 0).
+	Count int
+	// Before is the keyset cursor: only versions with Seq < Before (0: from
+	// the newest). Pass HistoryPage.Next to fetch the following page.
+	Before int64
+}
+
+// HistoryEntry is one version in a history page with its global sequence
+// number (a store-wide, strictly increasing write order).
+type HistoryEntry struct {
+	Resource
+	Seq int64
+}
+
+// HistoryPage is one page of history, newest first (descending Seq).
+type HistoryPage struct {
+	Entries []HistoryEntry
+	// Next is the cursor for the following page, 0 when this is the last.
+	Next int64
+}
+
+// Store is the persistence contract. All methods are safe for concurrent use.
+type Store interface {
+	// Read returns the current version of a resource, including delete
+	// markers (Deleted set). ErrNotFound when it never existed.
+	Read(ctx context.Context, typ, id string) (Resource, error)
+	// VRead returns one version. ErrNotFound when that version never existed.
+	VRead(ctx context.Context, typ, id string, version int64) (Resource, error)
+	// History returns one page of versions, newest first.
+	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+	// Write runs fn in one database transaction and commits when it returns
+	// nil. On ErrConflict from the database (lost race, serialization
+	// failure, deadlock) the whole callback is run again, a bounded number of
+	// times, so fn must be safe to repeat.
+	Write(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Tx is the write side of one database transaction.
+type Tx interface {
+	// Current returns the current version of a resource (delete markers
+	// included) and locks it against concurrent writers until the
+	// transaction ends. ErrNotFound when it never existed.
+	Current(ctx context.Context, typ, id string) (Resource, error)
+	// Put stores r as the new current version and appends it to history.
+	// r.VersionID must be exactly one more than the current version (1 for a
+	// new resource); otherwise ErrConflict. r.Body must be nil when r.Deleted.
+	Put(ctx context.Context, r Resource) error
+}
