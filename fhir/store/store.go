@@ -44,6 +44,7 @@ type HistoryQuery struct {
 	Type string
 	ID   string
 	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	// Since and At compare against the stored millisecond timestamps.
 	Since time.Time
 	// At keeps, per resource, only the version that was current at At: the
 	// highest version with LastUpdated <= At (zero: no bound).
@@ -88,6 +89,11 @@ type Store interface {
 }
 
 // Tx is the write side of one database transaction.
+//
+// A failed call dooms the transaction (Current's ErrNotFound excepted): every
+// later call returns the same error, and Write returns it instead of
+// committing (running fn again if it is ErrConflict), even when fn swallows
+// it and returns nil.
 type Tx interface {
 	// Current returns the current version of a resource (delete markers
 	// included) and locks it against concurrent writers until the
@@ -95,6 +101,8 @@ type Tx interface {
 	Current(ctx context.Context, typ, id string) (Resource, error)
 	// Put stores r as the new current version and appends it to history.
 	// r.VersionID must be exactly one more than the current version (1 for a
-	// new resource); otherwise ErrConflict. r.Body must be nil when r.Deleted.
+	// new resource); otherwise ErrConflict. r.Body must be nil when r.Deleted,
+	// and not empty otherwise; Type, ID, Method and LastUpdated are required.
+	// LastUpdated is stored in UTC, truncated to the millisecond.
 	Put(ctx context.Context, r Resource) error
 }

@@ -1,0 +1,383 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telefhir/telefhir/fhir/store"
+)
+
+// maxAttempts bounds how often Write runs its callback on ErrConflict.
+const maxAttempts = 10
+
+// DefaultMaxConns is the pool size when the URL does not set pool_max_conns.
+const DefaultMaxConns = 16
+
+// Store is the Postgres store. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string; pgxpool options such as pool_max_conns apply) and
+// checks that it answers. It does not migrate; call Migrate. Without
+// pool_max_conns in the URL the pool holds DefaultMaxConns connections.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Write latency is dominated by the WAL flush; more connections let
+		// concurrent commits share flushes (group commit). pgx's default
+		// (max(4, cores)) caps a 2-core node far below its disk's rate.
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection in the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+const (
+	qRead = `SELECT v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resource r JOIN resource_version v ON v.seq = r.seq
+WHERE r.res_type = $1 AND r.res_id = $2`
+
+	// qCurrent locks the current row. When it had to wait for another
+	// writer, Postgres re-checks the locked row (EvalPlanQual) but keeps the
+	// resource_version row it joined before the wait, so the join no longer
+	// matches: the LEFT JOIN then yields NULLs and Current fetches the
+	// version by the new seq in a second statement, with a fresh snapshot.
+	qCurrent = `SELECT r.seq, coalesce(v.seq, 0), coalesce(v.version, 0), coalesce(v.last_updated, 'epoch'),
+	coalesce(v.deleted, false), coalesce(v.method, ''), v.body
+FROM resource r LEFT JOIN resource_version v ON v.seq = r.seq
+WHERE r.res_type = $1 AND r.res_id = $2
+FOR UPDATE OF r`
+
+	qVersionBySeq = `SELECT version, last_updated, deleted, method, body FROM resource_version WHERE seq = $1`
+
+	qVRead = `SELECT last_updated, deleted, method, body
+FROM resource_version
+WHERE res_type = $1 AND res_id = $2 AND version = $3`
+
+	// qPut appends the version only when it is exactly one more than the
+	// current one (1 for a new resource) and moves the current pointer, in
+	// one statement. No row back means the version was not the next one.
+	// Racing writers of the same version collide on resource_version_key.
+	qPut = `WITH v AS (
+	INSERT INTO resource_version (res_type, res_id, version, last_updated, deleted, method, body)
+	SELECT $1::text, $2::text, $3::bigint, $4::timestamptz, $5::boolean, $6::text, $7::bytea
+	WHERE coalesce((SELECT version FROM resource WHERE res_type = $1 AND res_id = $2), 0) = $3 - 1
+	RETURNING seq
+)
+INSERT INTO resource AS r (res_type, res_id, version, seq, last_updated, deleted)
+SELECT $1, $2, $3, v.seq, $4, $5 FROM v
+ON CONFLICT (res_type, res_id) DO UPDATE SET
+	version = excluded.version, seq = excluded.seq,
+	last_updated = excluded.last_updated, deleted = excluded.deleted
+WHERE r.version = excluded.version - 1
+RETURNING r.seq`
+)
+
+// Read implements store.Store.
+func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	r := store.Resource{Type: typ, ID: id}
+	err := s.pool.QueryRow(ctx, qRead, typ, id).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("postgres: read %s: %w", typ, translate(err))
+	}
+	r.LastUpdated = r.LastUpdated.UTC()
+	return r, nil
+}
+
+// VRead implements store.Store.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	r := store.Resource{Type: typ, ID: id, VersionID: version}
+	err := s.pool.QueryRow(ctx, qVRead, typ, id, version).Scan(&r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("postgres: vread %s version %d: %w", typ, version, translate(err))
+	}
+	r.LastUpdated = r.LastUpdated.UTC()
+	return r, nil
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if err := checkHistoryQuery(q); err != nil {
+		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", err)
+	}
+	query, args := historySQL(q)
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
+	}
+	defer rows.Close()
+	entries := make([]store.HistoryEntry, 0, min(q.Count+1, 128))
+	for rows.Next() {
+		var e store.HistoryEntry
+		if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.VersionID, &e.LastUpdated, &e.Deleted, &e.Method, &e.Body); err != nil {
+			return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
+		}
+		e.LastUpdated = e.LastUpdated.UTC()
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
+	}
+	page := store.HistoryPage{Entries: entries}
+	if len(entries) > q.Count {
+		entries[q.Count] = store.HistoryEntry{}
+		page.Entries = entries[:q.Count]
+		page.Next = page.Entries[q.Count-1].Seq
+	}
+	return page, nil
+}
+
+func checkHistoryQuery(q store.HistoryQuery) error {
+	switch {
+	case q.Count <= 0:
+		return fmt.Errorf("count %d must be positive", q.Count)
+	case q.ID != "" && q.Type == "":
+		return errors.New("an id needs a type")
+	case q.Before < 0:
+		return fmt.Errorf("cursor %d is negative", q.Before)
+	}
+	return nil
+}
+
+// historySQL builds the history query for q. It fetches Count+1 rows so that
+// History knows whether another page follows. Each combination of filters is
+// its own statement text, so each gets its own cached plan.
+func historySQL(q store.HistoryQuery) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.Type != "" {
+		where = append(where, "v.res_type = "+arg(q.Type))
+	}
+	if q.ID != "" {
+		where = append(where, "v.res_id = "+arg(q.ID))
+	}
+	if q.Before > 0 {
+		where = append(where, "v.seq < "+arg(q.Before))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "v.last_updated >= "+arg(ceilMillis(q.Since)))
+	}
+	if !q.At.IsZero() {
+		// Per resource, the highest version with last_updated <= At.
+		p := arg(q.At.Truncate(time.Millisecond))
+		where = append(where, "v.last_updated <= "+p+` AND NOT EXISTS (
+	SELECT 1 FROM resource_version n
+	WHERE n.res_type = v.res_type AND n.res_id = v.res_id AND n.version > v.version AND n.last_updated <= `+p+`)`)
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT v.seq, v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resource_version v`)
+	if len(where) > 0 {
+		b.WriteString("\nWHERE ")
+		b.WriteString(strings.Join(where, "\n\tAND "))
+	}
+	b.WriteString("\nORDER BY v.seq DESC LIMIT ")
+	b.WriteString(arg(q.Count + 1))
+	return b.String(), args
+}
+
+// ceilMillis is t rounded up to the millisecond, so that
+// "last_updated >= ceilMillis(t)" keeps exactly the versions at or after t.
+func ceilMillis(t time.Time) time.Time {
+	if c := t.Truncate(time.Millisecond); !c.Equal(t) {
+		return c.Add(time.Millisecond)
+	}
+	return t
+}
+
+// Write implements store.Store.
+func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
+			return err
+		}
+		if cerr := sleep(ctx, backoff(attempt)); cerr != nil {
+			return fmt.Errorf("postgres: write: %w (after %w)", cerr, err)
+		}
+	}
+}
+
+// backoff is the jittered pause before attempt+1: up to 1ms, 2ms, 4ms, ...
+// capped at 32ms.
+func backoff(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt-1, 5)
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	ptx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", translate(err))
+	}
+	done := false
+	defer func() {
+		if !done { // error, or a panic in fn
+			// Roll back even when ctx is done, so the connection goes back
+			// to the pool clean.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = ptx.Rollback(rctx)
+		}
+	}()
+	t := &tx{tx: ptx}
+	if err := fn(ctx, t); err != nil {
+		return err
+	}
+	if t.err != nil {
+		return t.err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	done = true
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// tx is the store.Tx of one write transaction. Later additions to the same
+// transaction (search index rows, outbox events) become methods here.
+type tx struct {
+	tx pgx.Tx
+	// err dooms the transaction: set by the first failed call (after which
+	// Postgres rejects further statements anyway), it is returned by every
+	// later call and by Write instead of committing.
+	err error
+}
+
+func (t *tx) fail(err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+// Current implements store.Tx.
+func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error) {
+	if t.err != nil {
+		return store.Resource{}, t.err
+	}
+	r := store.Resource{Type: typ, ID: id}
+	var seq, vseq int64
+	err := t.tx.QueryRow(ctx, qCurrent, typ, id).
+		Scan(&seq, &vseq, &r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Resource{}, fmt.Errorf("postgres: current %s: %w", typ, translate(err))
+	}
+	if err == nil && vseq != seq {
+		// Locked after waiting for another writer: see qCurrent.
+		err = t.tx.QueryRow(ctx, qVersionBySeq, seq).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	}
+	if err != nil {
+		return store.Resource{}, t.fail(fmt.Errorf("postgres: current %s: %w", typ, translate(err)))
+	}
+	r.LastUpdated = r.LastUpdated.UTC()
+	return r, nil
+}
+
+// Put implements store.Tx.
+func (t *tx) Put(ctx context.Context, r store.Resource) error {
+	if t.err != nil {
+		return t.err
+	}
+	if err := checkPut(r); err != nil {
+		return t.fail(fmt.Errorf("postgres: put %s: %w", r.Type, err))
+	}
+	var body any
+	if r.Body != nil {
+		body = r.Body
+	}
+	var seq int64
+	err := t.tx.QueryRow(ctx, qPut, r.Type, r.ID, r.VersionID, r.LastUpdated.Truncate(time.Millisecond), r.Deleted, r.Method, body).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t.fail(fmt.Errorf("postgres: put %s version %d: not the next version: %w", r.Type, r.VersionID, store.ErrConflict))
+	}
+	if err != nil {
+		return t.fail(fmt.Errorf("postgres: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
+	}
+	return nil
+}
+
+func checkPut(r store.Resource) error {
+	switch {
+	case r.Type == "" || r.ID == "":
+		return errors.New("type and id are required")
+	case r.LastUpdated.IsZero():
+		return errors.New("LastUpdated is required")
+	case r.Method == "":
+		return errors.New("method is required")
+	case r.Deleted && r.Body != nil:
+		return errors.New("a delete marker has no body")
+	case !r.Deleted && len(r.Body) == 0:
+		return errors.New("body is required")
+	}
+	return nil
+}
+
+// SQLSTATE codes that mean a concurrent writer won.
+const (
+	uniqueViolation      = "23505"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// translate maps driver errors to the store's errors, keeping the cause.
+func translate(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case uniqueViolation, serializationFailure, deadlockDetected:
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,500 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/telefhir/telefhir/fhir/store"
+)
+
+const (
+	// maxAttempts bounds how often Write runs its callback on ErrConflict.
+	maxAttempts = 10
+	// busyTimeout is how long a statement waits for a lock held by another
+	// process before failing with SQLITE_BUSY.
+	busyTimeout = 5 * time.Second
+)
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	w *sql.DB // exactly one connection; every write transaction runs here
+	r *sql.DB // read-only connections
+
+	ws stmtCache // prepared on w
+	rs stmtCache // prepared on r
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database file at path, creating it and its parent
+// directory when missing. It does not migrate; call Migrate.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	common := url.Values{
+		"_busy_timeout": {strconv.FormatInt(busyTimeout.Milliseconds(), 10)},
+		"_synchronous":  {"NORMAL"},
+		"_foreign_keys": {"1"},
+	}
+	wq, rq := cloneValues(common), cloneValues(common)
+	wq.Set("_journal_mode", "WAL")
+	wq.Set("_txlock", "immediate")
+	rq.Set("_query_only", "1")
+
+	w, err := sql.Open("sqlite", dsn(abs, wq))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file and switches it to WAL
+	// before any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(abs, rq))
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return &Store{w: w, r: r, ws: stmtCache{db: w}, rs: stmtCache{db: r}}, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// dsn builds a file: URI, so that any character in the path is escaped.
+func dsn(abs string, q url.Values) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
+}
+
+// Close runs PRAGMA optimize and closes every connection.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = s.w.ExecContext(ctx, "PRAGMA optimize")
+	return errors.Join(s.rs.close(), s.ws.close(), s.r.Close(), s.w.Close())
+}
+
+const (
+	qCurrent = `SELECT v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resource r JOIN resource_version v ON v.seq = r.seq
+WHERE r.res_type = $1 AND r.res_id = $2`
+
+	qVRead = `SELECT last_updated, deleted, method, body
+FROM resource_version
+WHERE res_type = $1 AND res_id = $2 AND version = $3`
+
+	// qInsertVersion appends the version only when it is exactly one more
+	// than the current one (1 for a new resource); no row means conflict.
+	qInsertVersion = `INSERT INTO resource_version (res_type, res_id, version, last_updated, deleted, method, body)
+SELECT $1, $2, $3, $4, $5, $6, $7
+WHERE coalesce((SELECT version FROM resource WHERE res_type = $1 AND res_id = $2), 0) = $3 - 1
+RETURNING seq`
+
+	qSetCurrent = `INSERT INTO resource (res_type, res_id, version, seq, last_updated, deleted)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (res_type, res_id) DO UPDATE SET
+	version = excluded.version, seq = excluded.seq,
+	last_updated = excluded.last_updated, deleted = excluded.deleted`
+)
+
+// Read implements store.Store.
+func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	st, err := s.rs.get(ctx, qCurrent)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite: read %s: %w", typ, err)
+	}
+	r, err := scanCurrent(st.QueryRowContext(ctx, typ, id), typ, id)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite: read %s: %w", typ, err)
+	}
+	return r, nil
+}
+
+func scanCurrent(row *sql.Row, typ, id string) (store.Resource, error) {
+	r := store.Resource{Type: typ, ID: id}
+	var ms int64
+	if err := row.Scan(&r.VersionID, &ms, &r.Deleted, &r.Method, &r.Body); err != nil {
+		return store.Resource{}, translate(err)
+	}
+	r.LastUpdated = fromMillis(ms)
+	return r, nil
+}
+
+// VRead implements store.Store.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	st, err := s.rs.get(ctx, qVRead)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite: vread %s: %w", typ, err)
+	}
+	r := store.Resource{Type: typ, ID: id, VersionID: version}
+	var ms int64
+	err = st.QueryRowContext(ctx, typ, id, version).Scan(&ms, &r.Deleted, &r.Method, &r.Body)
+	if err != nil {
+		return store.Resource{}, fmt.Errorf("sqlite: vread %s version %d: %w", typ, version, translate(err))
+	}
+	r.LastUpdated = fromMillis(ms)
+	return r, nil
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if err := checkHistoryQuery(q); err != nil {
+		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", err)
+	}
+	query, args := historySQL(q)
+	st, err := s.rs.get(ctx, query)
+	if err != nil {
+		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", translate(err))
+	}
+	defer rows.Close()
+	entries := make([]store.HistoryEntry, 0, min(q.Count+1, 128))
+	for rows.Next() {
+		var e store.HistoryEntry
+		var ms int64
+		if err := rows.Scan(&e.Seq, &e.Type, &e.ID, &e.VersionID, &ms, &e.Deleted, &e.Method, &e.Body); err != nil {
+			return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", translate(err))
+		}
+		e.LastUpdated = fromMillis(ms)
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", translate(err))
+	}
+	page := store.HistoryPage{Entries: entries}
+	if len(entries) > q.Count {
+		entries[q.Count] = store.HistoryEntry{}
+		page.Entries = entries[:q.Count]
+		page.Next = page.Entries[q.Count-1].Seq
+	}
+	return page, nil
+}
+
+func checkHistoryQuery(q store.HistoryQuery) error {
+	switch {
+	case q.Count <= 0:
+		return fmt.Errorf("count %d must be positive", q.Count)
+	case q.ID != "" && q.Type == "":
+		return errors.New("an id needs a type")
+	case q.Before < 0:
+		return fmt.Errorf("cursor %d is negative", q.Before)
+	}
+	return nil
+}
+
+// historySQL builds the history query for q. It fetches Count+1 rows so that
+// History knows whether another page follows.
+func historySQL(q store.HistoryQuery) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.Type != "" {
+		where = append(where, "v.res_type = "+arg(q.Type))
+	}
+	if q.ID != "" {
+		where = append(where, "v.res_id = "+arg(q.ID))
+	}
+	if q.Before > 0 {
+		where = append(where, "v.seq < "+arg(q.Before))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "v.last_updated >= "+arg(ceilMillis(q.Since)))
+	}
+	if !q.At.IsZero() {
+		// Per resource, the highest version with last_updated <= At.
+		p := arg(q.At.UnixMilli())
+		where = append(where, "v.last_updated <= "+p+` AND NOT EXISTS (
+	SELECT 1 FROM resource_version n
+	WHERE n.res_type = v.res_type AND n.res_id = v.res_id AND n.version > v.version AND n.last_updated <= `+p+`)`)
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT v.seq, v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resource_version v`)
+	if len(where) > 0 {
+		b.WriteString("\nWHERE ")
+		b.WriteString(strings.Join(where, "\n\tAND "))
+	}
+	b.WriteString("\nORDER BY v.seq DESC LIMIT ")
+	b.WriteString(arg(q.Count + 1))
+	return b.String(), args
+}
+
+// Write implements store.Store. Writes are serialised on one connection, so
+// a conflict only comes from a callback that reports one; fn must not call
+// Write itself (it would wait for the connection it holds). Reads through
+// the Store from inside fn are fine and see the last commit, not fn's writes.
+func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
+			return err
+		}
+		if cerr := sleep(ctx, backoff(attempt)); cerr != nil {
+			return fmt.Errorf("sqlite: write: %w (after %w)", cerr, err)
+		}
+	}
+}
+
+// backoff is the jittered pause before attempt+1: up to 1ms, 2ms, 4ms, ...
+// capped at 32ms.
+func backoff(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt-1, 5)
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	// Prepare before BEGIN: preparing on the writer pool needs its only
+	// connection.
+	stmts, err := s.ws.getAll(ctx, qCurrent, qInsertVersion, qSetCurrent)
+	if err != nil {
+		return fmt.Errorf("sqlite: write: %w", err)
+	}
+	sqlTx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", translate(err))
+	}
+	done := false
+	defer func() {
+		if !done { // error, or a panic in fn
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &tx{tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2]}
+	if err := fn(ctx, t); err != nil {
+		return err
+	}
+	if t.err != nil {
+		return t.err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", translate(err))
+	}
+	done = true
+	return nil
+}
+
+// tx is the store.Tx of one write transaction. Later additions to the same
+// transaction (search index rows, outbox events) become methods here.
+type tx struct {
+	tx *sql.Tx
+	// err dooms the transaction: set by the first failed call, it is
+	// returned by every later call and by Write instead of committing.
+	err error
+
+	current, insertVersion, setCurrent *sql.Stmt
+}
+
+// fail records err as the transaction's failure and returns it.
+func (t *tx) fail(err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+// Current implements store.Tx. The writer holds the database's write lock
+// for the whole transaction, so the row is already locked.
+func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error) {
+	if t.err != nil {
+		return store.Resource{}, t.err
+	}
+	r, err := scanCurrent(t.tx.StmtContext(ctx, t.current).QueryRowContext(ctx, typ, id), typ, id)
+	if err != nil {
+		err = fmt.Errorf("sqlite: current %s: %w", typ, err)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Resource{}, err
+		}
+		return store.Resource{}, t.fail(err)
+	}
+	return r, nil
+}
+
+// Put implements store.Tx.
+func (t *tx) Put(ctx context.Context, r store.Resource) error {
+	if t.err != nil {
+		return t.err
+	}
+	if err := checkPut(r); err != nil {
+		return t.fail(fmt.Errorf("sqlite: put %s: %w", r.Type, err))
+	}
+	ms := r.LastUpdated.UnixMilli()
+	var body any
+	if r.Body != nil {
+		body = r.Body
+	}
+	var seq int64
+	err := t.tx.StmtContext(ctx, t.insertVersion).
+		QueryRowContext(ctx, r.Type, r.ID, r.VersionID, ms, r.Deleted, r.Method, body).
+		Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t.fail(fmt.Errorf("sqlite: put %s version %d: not the next version: %w", r.Type, r.VersionID, store.ErrConflict))
+	}
+	if err != nil {
+		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
+	}
+	if _, err := t.tx.StmtContext(ctx, t.setCurrent).ExecContext(ctx, r.Type, r.ID, r.VersionID, seq, ms, r.Deleted); err != nil {
+		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
+	}
+	return nil
+}
+
+func checkPut(r store.Resource) error {
+	switch {
+	case r.Type == "" || r.ID == "":
+		return errors.New("type and id are required")
+	case r.LastUpdated.IsZero():
+		return errors.New("LastUpdated is required")
+	case r.Method == "":
+		return errors.New("method is required")
+	case r.Deleted && r.Body != nil:
+		return errors.New("a delete marker has no body")
+	case !r.Deleted && len(r.Body) == 0:
+		return errors.New("body is required")
+	}
+	return nil
+}
+
+// translate maps driver errors to the store's errors, keeping the cause.
+func translate(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// ceilMillis is t in unix milliseconds rounded up, so that
+// "last_updated >= ceilMillis(t)" keeps exactly the versions at or after t.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
+
+// stmtCache holds statements prepared once per pool and reused on every
+// connection (database/sql re-prepares per connection as needed).
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.RLock()
+	st := c.m[query]
+	c.mu.RUnlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, translate(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev := c.m[query]; prev != nil {
+		_ = st.Close()
+		return prev, nil
+	}
+	if c.m == nil {
+		c.m = make(map[string]*sql.Stmt)
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) getAll(ctx context.Context, queries ...string) ([]*sql.Stmt, error) {
+	out := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		st, err := c.get(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
+}
