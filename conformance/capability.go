@@ -1,0 +1,166 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/telefhir/telefhir/fhir/resource"
+)
+
+// Level is where an interaction applies.
+type Level int
+
+// Interaction levels.
+const (
+	LevelSystem Level = iota
+	LevelType
+	LevelInstance
+)
+
+// Interaction is one registered FHIR interaction, with its code from the
+// R4 value sets restful-interaction / system-restful-interaction
+// (read, vread, update, patch, delete, history-instance, history-type,
+// create, search-type, capabilities, history-system, ...).
+type Interaction struct {
+	Code  string
+	Level Level
+}
+
+// Software names the server.
+type Software struct {
+	Name    string
+	Version string
+}
+
+// Options are the facts the CapabilityStatement is built from.
+type Options struct {
+	BaseURL      string
+	Software     Software
+	Date         time.Time
+	Interactions []Interaction
+	PatchFormats []string
+}
+
+// typeInteractions are the codes valid at type/instance level
+// (CapabilityStatement.rest.resource.interaction.code).
+var typeInteractions = map[string]bool{
+	"read": true, "vread": true, "update": true, "patch": true, "delete": true,
+	"history-instance": true, "history-type": true, "create": true, "search-type": true,
+}
+
+// systemInteractions are the codes valid at system level
+// (CapabilityStatement.rest.interaction.code); "capabilities" is implied by
+// the statement itself and not listed.
+var systemInteractions = map[string]bool{
+	"transaction": true, "batch": true, "search-system": true, "history-system": true,
+}
+
+type code struct {
+	Code string `json:"code"`
+}
+
+type restResource struct {
+	Type              string `json:"type"`
+	Profile           string `json:"profile"`
+	Interaction       []code `json:"interaction"`
+	Versioning        string `json:"versioning"`
+	ReadHistory       bool   `json:"readHistory"`
+	UpdateCreate      bool   `json:"updateCreate"`
+	ConditionalCreate bool   `json:"conditionalCreate"`
+	ConditionalRead   string `json:"conditionalRead"`
+	ConditionalUpdate bool   `json:"conditionalUpdate"`
+	ConditionalDelete string `json:"conditionalDelete"`
+}
+
+type rest struct {
+	Mode          string         `json:"mode"`
+	Documentation string         `json:"documentation,omitempty"`
+	Resource      []restResource `json:"resource"`
+	Interaction   []code         `json:"interaction,omitempty"`
+}
+
+type capabilityStatement struct {
+	ResourceType   string `json:"resourceType"`
+	Status         string `json:"status"`
+	Date           string `json:"date"`
+	Publisher      string `json:"publisher"`
+	Kind           string `json:"kind"`
+	Software       struct {
+		Name    string `json:"name"`
+		Version string `json:"version,omitempty"`
+	} `json:"software"`
+	Implementation struct {
+		Description string `json:"description"`
+		URL         string `json:"url,omitempty"`
+	} `json:"implementation"`
+	FHIRVersion string   `json:"fhirVersion"`
+	Format      []string `json:"format"`
+	PatchFormat []string `json:"patchFormat,omitempty"`
+	Rest        []rest   `json:"rest"`
+}
+
+// Build returns the CapabilityStatement JSON.
+func Build(o Options) ([]byte, error) {
+	var cs capabilityStatement
+	cs.ResourceType = "CapabilityStatement"
+	cs.Status = "active"
+	cs.Date = o.Date.UTC().Format(time.RFC3339)
+	cs.Publisher = "telefhir"
+	cs.Kind = "instance"
+	cs.Software.Name = o.Software.Name
+	if cs.Software.Name == "" {
+		cs.Software.Name = "telefhir"
+	}
+	cs.Software.Version = o.Software.Version
+	cs.Implementation.Description = "telefhir FHIR R4 server"
+	cs.Implementation.URL = o.BaseURL
+	cs.FHIRVersion = "4.0.1"
+	cs.Format = []string{"application/fhir+json", "json"}
+	cs.PatchFormat = o.PatchFormats
+
+	var typeCodes []code
+	seen := map[string]bool{}
+	has := map[string]bool{}
+	r := rest{Mode: "server"}
+	for _, in := range o.Interactions {
+		switch {
+		case in.Level == LevelSystem && in.Code == "capabilities":
+		case in.Level == LevelSystem:
+			if !systemInteractions[in.Code] {
+				return nil, fmt.Errorf("conformance: %q is not a system-level restful interaction", in.Code)
+			}
+			r.Interaction = append(r.Interaction, code{in.Code})
+		default:
+			if !typeInteractions[in.Code] {
+				return nil, fmt.Errorf("conformance: %q is not a type-level restful interaction", in.Code)
+			}
+			if !seen[in.Code] {
+				seen[in.Code] = true
+				typeCodes = append(typeCodes, code{in.Code})
+			}
+			has[in.Code] = true
+		}
+	}
+	versioning := "no-version"
+	if has["vread"] {
+		versioning = "versioned"
+		if has["update"] {
+			versioning = "versioned-update"
+		}
+	}
+	for _, t := range resource.Types() {
+		r.Resource = append(r.Resource, restResource{
+			Type:              t,
+			Profile:           "http://hl7.org/fhir/StructureDefinition/" + t,
+			Interaction:       typeCodes,
+			Versioning:        versioning,
+			ReadHistory:       has["vread"],
+			UpdateCreate:      has["update"],
+			ConditionalRead:   "not-supported",
+			ConditionalDelete: "not-supported",
+		})
+	}
+	cs.Rest = []rest{r}
+	return json.Marshal(cs)
+}

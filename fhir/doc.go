@@ -1,0 +1,12 @@
+// Package fhir is the FHIR R4 domain layer of telefhir: the interactions a
+// client can perform on resources (create, read, vread, update, patch,
+// delete, history), expressed over the store contract in fhir/store and the
+// resource model in fhir/resource. It knows nothing about HTTP; fhir/rest
+// turns requests into calls on a *Service and renders what comes back.
+//
+//	svc := &fhir.Service{Store: st}
+//	res, err := svc.Create(ctx, "Patient", body)
+//
+// Every error a Service returns is an *outcome.Error (or wraps one), so the
+// REST layer renders it as an OperationOutcome with the right status.
+package fhir

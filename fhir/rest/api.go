@@ -1,0 +1,114 @@
+package rest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/telefhir/telefhir/conformance"
+	"github.com/telefhir/telefhir/fhir"
+)
+
+// Config tunes the REST API.
+type Config struct {
+	// BaseURL is the public FHIR base (no trailing slash), used in Location
+	// headers, fullUrls and paging links.
+	BaseURL string
+	// MaxBodyBytes caps request bodies after gzip inflation.
+	MaxBodyBytes int64
+	// DefaultCount and MaxCount bound the page size of history Bundles.
+	DefaultCount, MaxCount int
+	// Software names this server in the CapabilityStatement.
+	Software conformance.Software
+	// Started is when the server started (CapabilityStatement.date).
+	Started time.Time
+}
+
+func (c *Config) defaults() {
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.DefaultCount <= 0 {
+		c.DefaultCount = 50
+	}
+	if c.MaxCount <= 0 {
+		c.MaxCount = 1000
+	}
+	if c.DefaultCount > c.MaxCount {
+		c.DefaultCount = c.MaxCount
+	}
+	if c.Started.IsZero() {
+		c.Started = time.Now()
+	}
+}
+
+// API is the FHIR REST API.
+type API struct {
+	svc        *fhir.Service
+	cfg        Config
+	capability []byte
+}
+
+// route is one FHIR interaction at one URL pattern. The CapabilityStatement
+// is generated from this table, so /metadata lists exactly what Register
+// installs.
+type route struct {
+	method      string
+	path        string
+	interaction string
+	level       conformance.Level
+	handler     func(*API, echo.Context) error
+}
+
+var routes = []route{
+	{http.MethodGet, "/metadata", "capabilities", conformance.LevelSystem, (*API).metadata},
+	{http.MethodGet, "/_history", "history-system", conformance.LevelSystem, (*API).historySystem},
+	{http.MethodPost, "/:type", "create", conformance.LevelType, (*API).create},
+	{http.MethodGet, "/:type/_history", "history-type", conformance.LevelType, (*API).historyType},
+	{http.MethodGet, "/:type/:id", "read", conformance.LevelInstance, (*API).read},
+	{http.MethodGet, "/:type/:id/_history/:vid", "vread", conformance.LevelInstance, (*API).vread},
+	{http.MethodPut, "/:type/:id", "update", conformance.LevelInstance, (*API).update},
+	{http.MethodPatch, "/:type/:id", "patch", conformance.LevelInstance, (*API).patch},
+	{http.MethodDelete, "/:type/:id", "delete", conformance.LevelInstance, (*API).delete},
+	{http.MethodGet, "/:type/:id/_history", "history-instance", conformance.LevelInstance, (*API).historyInstance},
+}
+
+// New builds the API over svc.
+func New(svc *fhir.Service, cfg Config) (*API, error) {
+	cfg.defaults()
+	a := &API{svc: svc, cfg: cfg}
+	caps := make([]conformance.Interaction, 0, len(routes))
+	for _, r := range routes {
+		caps = append(caps, conformance.Interaction{Code: r.interaction, Level: r.level})
+	}
+	b, err := conformance.Build(conformance.Options{
+		BaseURL:      cfg.BaseURL,
+		Software:     cfg.Software,
+		Date:         cfg.Started,
+		Interactions: caps,
+		PatchFormats: []string{mimeJSONPatch},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.capability = b
+	return a, nil
+}
+
+// Register installs the FHIR routes on g (an *echo.Echo or *echo.Group at
+// the FHIR base).
+func (a *API) Register(g interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+},
+) {
+	for _, r := range routes {
+		h := r.handler
+		g.Add(r.method, r.path, func(c echo.Context) error { return h(a, c) }, negotiate)
+		if r.method == http.MethodGet {
+			g.Add(http.MethodHead, r.path, func(c echo.Context) error { return h(a, c) }, negotiate)
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package rest
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/telefhir/telefhir/fhir"
+	"github.com/telefhir/telefhir/fhir/outcome"
+	"github.com/telefhir/telefhir/fhir/store"
+)
+
+func (a *API) metadata(c echo.Context) error {
+	return writeJSON(c, http.StatusOK, a.capability)
+}
+
+func (a *API) read(c echo.Context) error {
+	r, err := a.svc.Read(c.Request().Context(), c.Param("type"), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if notModified(c.Request(), r) {
+		versionHeaders(c, r)
+		return c.NoContent(http.StatusNotModified)
+	}
+	return writeResource(c, http.StatusOK, r)
+}
+
+func (a *API) vread(c echo.Context) error {
+	r, err := a.svc.VRead(c.Request().Context(), c.Param("type"), c.Param("id"), c.Param("vid"))
+	if err != nil {
+		return err
+	}
+	if notModified(c.Request(), r) {
+		versionHeaders(c, r)
+		return c.NoContent(http.StatusNotModified)
+	}
+	return writeResource(c, http.StatusOK, r)
+}
+
+func (a *API) create(c echo.Context) error {
+	typ := c.Param("type")
+	if err := fhir.CheckType(typ); err != nil {
+		return err
+	}
+	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeFHIRJSON, mimeJSON)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Create(c.Request().Context(), typ, body)
+	if err != nil {
+		return err
+	}
+	return a.writeWrite(c, http.StatusCreated, res)
+}
+
+func (a *API) update(c echo.Context) error {
+	typ, id := c.Param("type"), c.Param("id")
+	pre, err := preconditions(c.Request())
+	if err != nil {
+		return err
+	}
+	if err := fhir.CheckType(typ); err != nil {
+		return err
+	}
+	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeFHIRJSON, mimeJSON)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Update(c.Request().Context(), typ, id, body, pre)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return a.writeWrite(c, status, res)
+}
+
+func (a *API) patch(c echo.Context) error {
+	typ, id := c.Param("type"), c.Param("id")
+	pre, err := preconditions(c.Request())
+	if err != nil {
+		return err
+	}
+	if err := fhir.CheckType(typ); err != nil {
+		return err
+	}
+	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeJSONPatch)
+	if err != nil {
+		return err
+	}
+	if c.Request().Header.Get("Content-Type") == "" {
+		return outcome.New(outcome.KindUnsupportedMediaType, "PATCH needs Content-Type %s", mimeJSONPatch)
+	}
+	res, err := a.svc.Patch(c.Request().Context(), typ, id, body, pre)
+	if err != nil {
+		return err
+	}
+	return a.writeWrite(c, http.StatusOK, res)
+}
+
+func (a *API) delete(c echo.Context) error {
+	pre, err := preconditions(c.Request())
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Delete(c.Request().Context(), c.Param("type"), c.Param("id"), pre)
+	if err != nil {
+		return err
+	}
+	if !res.Unchanged {
+		c.Response().Header().Set("ETag", etag(res.Resource.VersionID))
+	}
+	if preferOf(c.Request()) == returnOutcome {
+		msg := "Deleted " + res.Resource.Type + "/" + res.Resource.ID
+		if res.Unchanged {
+			msg = "Nothing to delete: " + c.Param("type") + "/" + c.Param("id") + " does not exist or is already deleted"
+		}
+		return writeValue(c, http.StatusOK, outcome.Info("%s", msg))
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// writeWrite answers a successful create/update/patch according to Prefer.
+func (a *API) writeWrite(c echo.Context, status int, res fhir.Result) error {
+	r := res.Resource
+	loc := a.cfg.BaseURL + "/" + r.Type + "/" + r.ID + "/_history/" + strconv.FormatInt(r.VersionID, 10)
+	h := c.Response().Header()
+	if status == http.StatusCreated {
+		h.Set(echo.HeaderLocation, loc)
+	}
+	h.Set("Content-Location", loc)
+	versionHeaders(c, r)
+	switch preferOf(c.Request()) {
+	case returnMinimal:
+		return c.NoContent(status)
+	case returnOutcome:
+		verb := "Updated"
+		if res.Created {
+			verb = "Created"
+		}
+		return writeValue(c, status, outcome.Info("%s %s/%s version %d", verb, r.Type, r.ID, r.VersionID))
+	}
+	return writeJSON(c, status, r.Body)
+}
+
+// preconditions reads If-Match.
+func preconditions(r *http.Request) (fhir.Preconditions, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return fhir.Preconditions{}, nil
+	}
+	n, ok := parseETag(v)
+	if !ok {
+		return fhir.Preconditions{}, outcome.New(outcome.KindInvalid, `If-Match must be a version ETag such as W/"3", not %q`, v)
+	}
+	return fhir.Preconditions{IfMatch: n}, nil
+}
+
+// parseETag parses W/"n", "n" or a bare n.
+func parseETag(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	return fhir.ParseVersion(v)
+}
+
+// notModified evaluates If-None-Match and If-Modified-Since against r.
+func notModified(req *http.Request, r store.Resource) bool {
+	if inm := req.Header.Get("If-None-Match"); inm != "" {
+		for _, part := range strings.Split(inm, ",") {
+			part = strings.TrimSpace(part)
+			if part == "*" {
+				return true
+			}
+			if n, ok := parseETag(part); ok && n == r.VersionID {
+				return true
+			}
+		}
+		return false // If-None-Match takes precedence over If-Modified-Since
+	}
+	if ims := req.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		if err == nil && !r.LastUpdated.Truncate(time.Second).After(t) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,375 @@
+package fhir
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/telefhir/telefhir/fhir/outcome"
+	"github.com/telefhir/telefhir/fhir/patch"
+	"github.com/telefhir/telefhir/fhir/resource"
+	"github.com/telefhir/telefhir/fhir/store"
+)
+
+// Service performs FHIR interactions against a store.
+type Service struct {
+	Store store.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is the outcome of a successful write.
+type Result struct {
+	Resource store.Resource
+	// Created is true when the write brought a resource into existence (a
+	// create, an update-as-create, or an update of a deleted resource).
+	Created bool
+	// Unchanged is true when a delete found nothing to delete.
+	Unchanged bool
+}
+
+// Preconditions are the optimistic-locking conditions of a write.
+type Preconditions struct {
+	// IfMatch, when non-zero, is the version the client expects to be current.
+	IfMatch int64
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// nextTimestamp returns the lastUpdated for a new version: now at
+// millisecond precision, but always after the previous version's, so that
+// history ordering by time agrees with version order even when clocks of
+// several nodes disagree.
+func (s *Service) nextTimestamp(prev time.Time) time.Time {
+	t := s.now().UTC().Truncate(time.Millisecond)
+	if !prev.IsZero() && !t.After(prev) {
+		t = prev.Add(time.Millisecond)
+	}
+	return t
+}
+
+// CheckType returns a 404 outcome when typ is not an R4 resource type.
+func CheckType(typ string) error {
+	if !resource.IsType(typ) {
+		return outcome.New(outcome.KindNotFound, "Resource type %q is not an R4 resource type supported by this server", typ)
+	}
+	return nil
+}
+
+// CheckID returns a 400 outcome when id is not a valid FHIR id.
+func CheckID(id string) error {
+	if !resource.ValidID(id) {
+		return outcome.New(outcome.KindInvalid, "%q is not a valid resource id: ids are 1 to 64 characters of A-Z, a-z, 0-9, '-' and '.'", id)
+	}
+	return nil
+}
+
+func checkTypeID(typ, id string) error {
+	if err := CheckType(typ); err != nil {
+		return err
+	}
+	return CheckID(id)
+}
+
+// Read returns the current version of a resource: 404 when it never
+// existed, 410 when its current version is a delete.
+func (s *Service) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	if err := checkTypeID(typ, id); err != nil {
+		return store.Resource{}, err
+	}
+	r, err := s.Store.Read(ctx, typ, id)
+	if err != nil {
+		return store.Resource{}, storeError(err, typ, id)
+	}
+	if r.Deleted {
+		return r, goneError(r)
+	}
+	return r, nil
+}
+
+// VRead returns one version of a resource: 404 when that version never
+// existed, 410 when it is a delete marker.
+func (s *Service) VRead(ctx context.Context, typ, id, version string) (store.Resource, error) {
+	if err := checkTypeID(typ, id); err != nil {
+		return store.Resource{}, err
+	}
+	v, ok := ParseVersion(version)
+	if !ok {
+		return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %q of %s/%s is not known: version ids are positive integers", version, typ, id)
+	}
+	r, err := s.Store.VRead(ctx, typ, id, v)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %d of %s/%s is not known", v, typ, id)
+		}
+		return store.Resource{}, outcome.Internal(err)
+	}
+	if r.Deleted {
+		return r, goneError(r)
+	}
+	return r, nil
+}
+
+// Create stores body as version 1 of a new resource with a server-assigned
+// id. Any id or meta.versionId/lastUpdated in body is replaced.
+func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, error) {
+	if err := CheckType(typ); err != nil {
+		return Result{}, err
+	}
+	p, err := resource.Parse(body, typ)
+	if err != nil {
+		return Result{}, err
+	}
+	id := resource.NewID()
+	var res store.Resource
+	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+		res, err = s.version(p.Raw, typ, id, 1, time.Time{}, "POST")
+		if err != nil {
+			return err
+		}
+		return tx.Put(ctx, res)
+	})
+	if err != nil {
+		return Result{}, writeError(err, typ, id)
+	}
+	return Result{Resource: res, Created: true}, nil
+}
+
+// Update stores body as the next version of typ/id, creating the resource
+// when it does not exist (update-as-create with a client-chosen id).
+func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre Preconditions) (Result, error) {
+	if err := checkTypeID(typ, id); err != nil {
+		return Result{}, err
+	}
+	p, err := resource.Parse(body, typ)
+	if err != nil {
+		return Result{}, err
+	}
+	switch {
+	case p.ID == "":
+		return Result{}, outcome.Invalid(typ+".id", "The resource has no id; an update must carry the id of the URL (%q)", id)
+	case p.ID != id:
+		return Result{}, outcome.Invalid(typ+".id", "The resource id %q does not match the id in the URL %q", p.ID, id)
+	}
+	var out Result
+	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = Result{}
+		cur, found, err := current(ctx, tx, typ, id)
+		if err != nil {
+			return err
+		}
+		if err := pre.check(cur, found, typ, id); err != nil {
+			return err
+		}
+		out.Created = !found || cur.Deleted
+		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PUT")
+		if err != nil {
+			return err
+		}
+		return tx.Put(ctx, out.Resource)
+	})
+	if err != nil {
+		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// Patch applies a JSON Patch (RFC 6902) document to the current version of
+// typ/id and stores the validated result as the next version.
+func (s *Service) Patch(ctx context.Context, typ, id string, jsonPatch []byte, pre Preconditions) (Result, error) {
+	if err := checkTypeID(typ, id); err != nil {
+		return Result{}, err
+	}
+	var out Result
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = Result{}
+		cur, found, err := current(ctx, tx, typ, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
+		}
+		if cur.Deleted {
+			return goneError(cur)
+		}
+		if err := pre.check(cur, found, typ, id); err != nil {
+			return err
+		}
+		patched, err := patch.Apply(cur.Body, jsonPatch)
+		if err != nil {
+			return patchError(err)
+		}
+		p, err := resource.Parse(patched, typ)
+		if err != nil {
+			return err
+		}
+		if p.ID != id {
+			return outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
+		}
+		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PATCH")
+		if err != nil {
+			return err
+		}
+		return tx.Put(ctx, out.Resource)
+	})
+	if err != nil {
+		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// Delete marks typ/id deleted by writing a delete-marker version. Deleting
+// a resource that does not exist or is already deleted changes nothing and
+// succeeds (Unchanged is set).
+func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions) (Result, error) {
+	if err := checkTypeID(typ, id); err != nil {
+		return Result{}, err
+	}
+	var out Result
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+		out = Result{}
+		cur, found, err := current(ctx, tx, typ, id)
+		if err != nil {
+			return err
+		}
+		if err := pre.check(cur, found, typ, id); err != nil {
+			return err
+		}
+		if !found || cur.Deleted {
+			out = Result{Resource: cur, Unchanged: true}
+			return nil
+		}
+		out.Resource = store.Resource{
+			Type: typ, ID: id, VersionID: cur.VersionID + 1,
+			LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE",
+		}
+		return tx.Put(ctx, out.Resource)
+	})
+	if err != nil {
+		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// History returns one page of history. q.Type and q.ID select the level.
+func (s *Service) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if q.Type != "" {
+		if err := CheckType(q.Type); err != nil {
+			return store.HistoryPage{}, err
+		}
+	}
+	if q.ID != "" {
+		if err := CheckID(q.ID); err != nil {
+			return store.HistoryPage{}, err
+		}
+	}
+	page, err := s.Store.History(ctx, q)
+	if err != nil {
+		return store.HistoryPage{}, outcome.Internal(err)
+	}
+	if q.ID != "" && len(page.Entries) == 0 && q.Before == 0 && q.Since.IsZero() && q.At.IsZero() {
+		// An instance with no versions at all does not exist.
+		return page, outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", q.Type, q.ID)
+	}
+	return page, nil
+}
+
+// version stamps raw as version v of typ/id.
+func (s *Service) version(raw []byte, typ, id string, v int64, prev time.Time, method string) (store.Resource, error) {
+	t := s.nextTimestamp(prev)
+	b, err := resource.Stamp(raw, id, v, t)
+	if err != nil {
+		return store.Resource{}, outcome.Wrap(outcome.KindInvalid, err, "The resource could not be stored: %v", err)
+	}
+	return store.Resource{Type: typ, ID: id, VersionID: v, LastUpdated: t, Method: method, Body: b}, nil
+}
+
+// current reads and locks typ/id inside tx; found is false when it never
+// existed (cur is then the zero version).
+func current(ctx context.Context, tx store.Tx, typ, id string) (cur store.Resource, found bool, err error) {
+	cur, err = tx.Current(ctx, typ, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Resource{Type: typ, ID: id}, false, nil
+	case err != nil:
+		return cur, false, err
+	}
+	return cur, true, nil
+}
+
+func (p Preconditions) check(cur store.Resource, found bool, typ, id string) error {
+	if p.IfMatch == 0 {
+		return nil
+	}
+	if !found || cur.Deleted {
+		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the resource does not exist", p.IfMatch, typ, id)
+	}
+	if cur.VersionID != p.IfMatch {
+		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the current version is %d", p.IfMatch, typ, id, cur.VersionID)
+	}
+	return nil
+}
+
+// ParseVersion parses a version id (a positive integer).
+func ParseVersion(s string) (int64, bool) {
+	var v int64
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, v > 0
+}
+
+func goneError(r store.Resource) error {
+	return outcome.New(outcome.KindGone, "Resource %s/%s was deleted (version %d)", r.Type, r.ID, r.VersionID)
+}
+
+func storeError(err error, typ, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
+	}
+	return outcome.Internal(err)
+}
+
+// writeError passes outcome errors through and maps store errors.
+func writeError(err error, typ, id string) error {
+	var oe *outcome.Error
+	switch {
+	case errors.As(err, &oe):
+		return oe
+	case errors.Is(err, store.ErrConflict):
+		return outcome.Wrap(outcome.KindConflict, err, "%s/%s is being changed by another request; retry", typ, id)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return outcome.Wrap(outcome.KindInternal, err, "the request was cancelled before it completed")
+	}
+	return outcome.Internal(err)
+}
+
+func patchError(err error) error {
+	var pe *patch.Error
+	if !errors.As(err, &pe) {
+		return outcome.Wrap(outcome.KindInvalid, err, "invalid JSON Patch")
+	}
+	k := outcome.KindInvalid
+	switch {
+	case errors.Is(err, patch.ErrTestFailed), errors.Is(err, patch.ErrPathNotFound):
+		// Well-formed, but it cannot be applied to this version.
+		k = outcome.KindUnprocessable
+	case errors.Is(err, patch.ErrTooLarge):
+		k = outcome.KindTooLarge
+	case errors.Is(err, patch.ErrInvalidDocument):
+		k = outcome.KindInternal
+	}
+	return outcome.Wrap(k, err, "%s", pe.Error())
+}
