@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/telefhir/telefhir/conformance"
+	"github.com/telefhir/telefhir/events"
+	"github.com/telefhir/telefhir/fhir"
+	"github.com/telefhir/telefhir/fhir/rest"
+	"github.com/telefhir/telefhir/fhir/store"
+	"github.com/telefhir/telefhir/fhir/store/postgres"
+	"github.com/telefhir/telefhir/fhir/store/sqlite"
+	"github.com/telefhir/telefhir/internal/logging"
+	"github.com/telefhir/telefhir/internal/server"
+)
+
+// migratingStore is a store that can bring its schema up to date.
+type migratingStore interface {
+	store.Store
+	Migrate(ctx context.Context) error
+}
+
+func newLogger(c *config) *slog.Logger {
+	l, _ := c.level()
+	return logging.New(os.Stderr, logging.Options{Level: l, Format: c.LogFormat})
+}
+
+// openStore opens Postgres when a database URL is configured and the
+// embedded store otherwise, and describes which it opened (without
+// credentials).
+func openStore(ctx context.Context, c *config) (migratingStore, string, error) {
+	if c.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, c.DatabaseURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("open postgres: %w", err)
+		}
+		return s, "postgres", nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return nil, "", fmt.Errorf("create data directory: %w", err)
+	}
+	s, err := sqlite.Open(ctx, c.sqlitePath())
+	if err != nil {
+		return nil, "", fmt.Errorf("open embedded store: %w", err)
+	}
+	return s, "embedded (" + c.sqlitePath() + ")", nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	c, err := loadConfig("migrate", args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	st, desc, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate %s store: %w", desc, err)
+	}
+	_, err = fmt.Fprintf(stdout, "telefhir: %s store schema is up to date\n", desc)
+	return err
+}
+
+func runServe(ctx context.Context, args []string, stdout io.Writer) error {
+	c, err := loadConfig("serve", args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c)
+	slog.SetDefault(log)
+
+	st, storeDesc, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+
+	bus, err := events.Open(ctx, events.Config{URL: c.NATSURL, DataDir: c.natsDir(), Listen: c.NATSListen, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	natsDesc := "external NATS"
+	if bus.Embedded() {
+		natsDesc = "embedded NATS (" + c.natsDir() + ")"
+		if c.NATSListen != "" {
+			natsDesc += ", listening on " + c.NATSListen
+		}
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	defer ln.Close()
+	if c.baseDerived {
+		host, port, _ := net.SplitHostPort(ln.Addr().String())
+		if h, _, _ := net.SplitHostPort(c.Addr); h == "" || h == "0.0.0.0" || h == "::" {
+			host = h
+		}
+		c.BaseURL = c.deriveBaseURL(host, port)
+	}
+
+	svc := &fhir.Service{Store: st}
+	e, err := server.New(server.Options{
+		Service: svc,
+		Logger:  log,
+		REST: rest.Config{
+			BaseURL:      c.BaseURL,
+			MaxBodyBytes: c.MaxBody,
+			DefaultCount: c.DefaultCount,
+			MaxCount:     c.MaxCount,
+			Software:     conformance.Software{Name: "telefhir", Version: buildVersion()},
+			Started:      time.Now(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("telefhir started", "version", buildVersion(), "addr", ln.Addr().String(), "base_url", c.BaseURL, "store", storeDesc, "events", natsDesc)
+	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		if c.TLSCert != "" {
+			err = srv.ServeTLS(ln, c.TLSCert, c.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("telefhir shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
