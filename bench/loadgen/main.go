@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := mainErr(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+		}
+		stop()
+		os.Exit(2)
+	}
+}
+
+func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, asJSON, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "loadgen: seeding %d Patients at %s, then %s %s warmup + %s at %d clients\n",
+		cfg.SeedCount, cfg.BaseURL, cfg.Scenario, cfg.Warmup, cfg.Duration, cfg.Concurrency)
+	res, err := run(ctx, cfg, newClient(cfg))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(res)
+	}
+	return printText(stdout, res)
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &config{}
+	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "FHIR base URL of the server under test (loopback only unless -allow-remote)")
+	fs.StringVar(&cfg.Scenario, "scenario", "read", "read (GET Patient), create (POST vital-signs Observation) or mixed (90% read, 10% create)")
+	fs.IntVar(&cfg.Concurrency, "c", 32, "concurrent closed-loop clients")
+	fs.DurationVar(&cfg.Duration, "d", 20*time.Second, "measured duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "load before the measured duration, not counted")
+	fs.IntVar(&cfg.SeedCount, "seed-count", 1000, "Patients to create before the run (read targets; create subjects)")
+	fs.StringVar(&cfg.Token, "token", "", "bearer token sent as Authorization on every request (default: none)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.DurationVar(&cfg.SeedTimeout, "seed-timeout", 2*time.Minute, "limit on the whole seeding phase")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a -url whose host is not loopback")
+	fs.Uint64Var(&cfg.Seed, "rand-seed", uint64(time.Now().UnixNano()), "seed of the random choices")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return nil, false, err
+	}
+	if fs.NArg() > 0 {
+		return nil, false, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if err := cfg.Validate(); err != nil {
+		return nil, false, err
+	}
+	return cfg, *asJSON, nil
+}
+
+// printText writes res for a person to read.
+func printText(w io.Writer, r Result) error {
+	errs := fmt.Sprint(r.Errors)
+	if r.Errors > 0 {
+		keys := make([]string, 0, len(r.ErrorsByStatus))
+		for k := range r.ErrorsByStatus {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s: %d", k, r.ErrorsByStatus[k])
+		}
+		errs += " (" + strings.Join(parts, ", ") + ")"
+	}
+	_, err := fmt.Fprintf(w, `scenario    %s
+target      %s
+clients     %d
+duration    %.1fs measured, %.1fs warmup, %d Patients seeded
+requests    %d
+errors      %s
+throughput  %.1f req/s
+latency     p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms
+`, r.Scenario, r.URL, r.Concurrency, r.DurationS, r.WarmupS, r.Seeded, r.Requests, errs,
+		r.ThroughputRPS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+	return err
+}
