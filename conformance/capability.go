@@ -81,12 +81,12 @@ type rest struct {
 }
 
 type capabilityStatement struct {
-	ResourceType   string `json:"resourceType"`
-	Status         string `json:"status"`
-	Date           string `json:"date"`
-	Publisher      string `json:"publisher"`
-	Kind           string `json:"kind"`
-	Software       struct {
+	ResourceType string `json:"resourceType"`
+	Status       string `json:"status"`
+	Date         string `json:"date"`
+	Publisher    string `json:"publisher"`
+	Kind         string `json:"kind"`
+	Software     struct {
 		Name    string `json:"name"`
 		Version string `json:"version,omitempty"`
 	} `json:"software"`

@@ -41,7 +41,7 @@ type config struct {
 // default and its help, once, so the usage text and README table agree.
 type setting struct {
 	flag, env, def, help string
-	bind             func(*config, string) error
+	bind                 func(*config, string) error
 }
 
 func settings() []setting {
