@@ -2,6 +2,10 @@ package fhirpath
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Evaluate evaluates the expression against resource, a FHIR resource
@@ -245,7 +249,10 @@ func union(l, r []Value) []Value {
 	}
 	texts := make(map[string]bool, n) // every string so far
 	plain := make(map[string]bool, n) // strings that are not dates
-	var others []int                  // indexes in out of dates and non-strings
+	// others buckets the indexes in out of dates and non-strings by a key
+	// that equal items always share, so each item is compared only with
+	// the few that might equal it (never every other item).
+	others := make(map[string][]int)
 	for _, s := range [2][]Value{l, r} {
 	long:
 		for _, v := range s {
@@ -262,12 +269,13 @@ func union(l, r []Value) []Value {
 				continue
 			}
 			if !isStr || date {
-				for _, i := range others {
+				key := bucketKey(v)
+				for _, i := range others[key] {
 					if sameValue(v, out[i]) {
 						continue long
 					}
 				}
-				others = append(others, len(out))
+				others[key] = append(others[key], len(out))
 			}
 			if isStr {
 				texts[str] = true
@@ -276,6 +284,66 @@ func union(l, r []Value) []Value {
 		}
 	}
 	return out
+}
+
+// bucketKey is a key that two items sameValue considers equal always
+// share: a canonical text of the value, numbers by exact value and dates
+// by the instant they start at.
+func bucketKey(v Value) string {
+	var b strings.Builder
+	if v.Node == nil {
+		b.WriteString("nil:")
+		canonical(&b, v.ext)
+		return b.String()
+	}
+	if s, ok := v.Node.(string); ok && isDateType(v.Type) {
+		if t, _, ok := parseDate(s); ok {
+			return "date:" + t.UTC().Format(time.RFC3339Nano)
+		}
+		return "date:" + s
+	}
+	canonical(&b, v.Node)
+	return b.String()
+}
+
+// canonical writes a generic JSON value with sorted keys and numbers in
+// exact lowest terms, so values deepEqual calls equal write the same text.
+func canonical(b *strings.Builder, x any) {
+	switch y := x.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(y))
+		for k := range y {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for _, k := range keys {
+			b.WriteString(strconv.Quote(k))
+			b.WriteByte(':')
+			canonical(b, y[k])
+			b.WriteByte(',')
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for _, e := range y {
+			canonical(b, e)
+			b.WriteByte(',')
+		}
+		b.WriteByte(']')
+	case string:
+		b.WriteString(strconv.Quote(y))
+	case bool:
+		b.WriteString(strconv.FormatBool(y))
+	case nil:
+		b.WriteString("null")
+	default:
+		if r, ok := ratOf(y); ok {
+			b.WriteString("#" + r.RatString())
+		} else {
+			b.WriteString("?")
+		}
+	}
 }
 
 // ---- functions

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -535,4 +536,47 @@ func TestUnionLong(t *testing.T) {
 			t.Errorf("split %d:\n got %s\nwant %s", split, show(got), show(want))
 		}
 	}
+}
+
+// TestUnionManyComplexItems: a union over thousands of complex items keeps
+// each distinct one once (numbers compared by value: 1.50 = 1.5).
+func TestUnionManyComplexItems(t *testing.T) {
+	res := componentsObservation(3000)
+	vals, err := MustCompile("Observation.component.value | Observation.component.value").Evaluate(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 3000 {
+		t.Fatalf("union kept %d items, want 3000 distinct", len(vals))
+	}
+	comps := res.(map[string]any)["component"].([]any)
+	comps[1].(map[string]any)["valueQuantity"] = map[string]any{"value": json.Number("0.0")}
+	vals, err = MustCompile("Observation.component.value | Observation.component.value").Evaluate(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 2999 {
+		t.Fatalf("union kept %d items, want 2999 (0 and 0.0 are equal)", len(vals))
+	}
+}
+
+// BenchmarkUnionComponents measures a union over many complex items; it
+// grows linearly with the count (the items are bucketed, not compared
+// pairwise).
+func BenchmarkUnionComponents(b *testing.B) {
+	res := componentsObservation(5000)
+	e := MustCompile("Observation.component.value | Observation.component.value")
+	for b.Loop() {
+		if _, err := e.Evaluate(res); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func componentsObservation(n int) any {
+	comps := make([]any, n)
+	for i := range comps {
+		comps[i] = map[string]any{"code": map[string]any{"text": "c"}, "valueQuantity": map[string]any{"value": json.Number(strconv.Itoa(i))}}
+	}
+	return map[string]any{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"}, "component": comps}
 }
