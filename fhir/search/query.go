@@ -72,9 +72,9 @@ type Predicate struct {
 	// Missing, when set, is the whole test: :missing=true matches
 	// resources with no value for Param, false those with one.
 	Missing *bool
-	// Not negates the test (token :not; the ne prefix is a Prefix, applied
-	// per row): the resource
-	// matches when none of its values satisfies the rest of the predicate.
+	// Not negates the test (token :not): the resource matches when none of
+	// its values satisfies the rest of the predicate. (The ne prefix is a
+	// Prefix of the match, applied per value.)
 	Not bool
 
 	// Exactly one of the following is set, per Type.
