@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/telefhir/telefhir/fhir/search"
 )
 
 // Errors returned by every store. Implementations translate driver errors to
@@ -36,6 +38,10 @@ type Resource struct {
 	// Body is the resource's JSON exactly as served: the client's bytes with
 	// the server-set id and meta.versionId / meta.lastUpdated stamped in.
 	Body []byte
+	// Index holds the search-index rows of this version. Put replaces the
+	// resource's rows with them (a delete marker removes them); reads leave
+	// it nil.
+	Index *search.Index
 }
 
 // HistoryQuery selects versions for _history at instance (Type and ID set),
@@ -86,6 +92,8 @@ type Store interface {
 	Write(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Close releases the store's connections.
 	Close() error
+
+	Searcher
 }
 
 // Tx is the write side of one database transaction.
@@ -105,4 +113,21 @@ type Tx interface {
 	// and not empty otherwise; Type, ID, Method and LastUpdated are required.
 	// LastUpdated is stored in UTC, truncated to the millisecond.
 	Put(ctx context.Context, r Resource) error
+	// Lock takes a lock on an arbitrary key, held until the transaction
+	// ends: a second transaction locking the same key waits, and then sees
+	// what the first committed. Conditional interactions lock their
+	// criteria with it so that two of them cannot both create.
+	Lock(ctx context.Context, key string) error
+	// Searcher searches on the transaction's own connection, seeing its
+	// writes (and, in Postgres, whatever other transactions committed
+	// before each statement).
+	Searcher
+}
+
+// Searcher runs FHIR searches over the index rows written by Put.
+type Searcher interface {
+	// Search returns one page of current, non-deleted resources matching q,
+	// in q.Sort order, with the resources q.Include and q.RevInclude ask
+	// for appended (Included set), and the total when q.Total asks.
+	Search(ctx context.Context, q search.Query) (search.Page, error)
 }

@@ -10,10 +10,15 @@
 // byte for byte); resource holds the pointer to the current version, so a
 // read is one round trip joining two primary-key lookups. Writes run at READ
 // COMMITTED: Tx.Current locks the current row with SELECT ... FOR UPDATE,
-// and Tx.Put appends the version and moves the pointer in one statement,
-// checking that the version is exactly the next one. Unique violations,
+// and Tx.Put appends the version, moves the pointer and replaces the
+// resource's search-index rows (one INSERT ... SELECT FROM unnest(arrays)
+// per index table) in one statement, checking that the version is exactly
+// the next one. Unique violations,
 // serialization failures and deadlocks become store.ErrConflict, on which
 // Write runs the callback again a bounded number of times.
+//
+// Store also implements store.Searcher with the SQL of package sqlq, and
+// Explain shows the plan Postgres picks for a search.
 //
 // Open does not change the schema; Migrate applies the numbered migrations
 // embedded from migrations/*.sql under an advisory lock, so several nodes

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telefhir/telefhir/fhir/store"
+	"github.com/telefhir/telefhir/fhir/store/sqlq"
 )
 
 // maxAttempts bounds how often Write runs its callback on ErrConflict.
@@ -82,25 +83,59 @@ FOR UPDATE OF r`
 	qVRead = `SELECT last_updated, deleted, method, body
 FROM resource_version
 WHERE res_type = $1 AND res_id = $2 AND version = $3`
+)
 
-	// qPut appends the version only when it is exactly one more than the
-	// current one (1 for a new resource) and moves the current pointer, in
-	// one statement. No row back means the version was not the next one.
-	// Racing writers of the same version collide on resource_version_key.
-	qPut = `WITH v AS (
+// qPut writes one version in one statement (one round trip, one plan):
+//
+//   - v appends the version only when it is exactly one more than the
+//     current one (1 for a new resource); racing writers of the same
+//     version collide on resource_version_key.
+//   - c moves the current pointer, keeping the resource's rid. No row back
+//     means the version was not the next one, and nothing below runs.
+//   - d0..d6 delete the resource's index rows and i0..i6 insert the new
+//     ones from arrays, one INSERT per table. All parts of one statement
+//     see the same snapshot, so the deletes do not see the inserts.
+//
+// Arguments: $1..$7 the version, then one array per index column, table by
+// table in sqlq.Tables order.
+var qPut, putArgs = putSQL()
+
+func putSQL() (string, int) {
+	var sb strings.Builder
+	sb.WriteString(`WITH v AS (
 	INSERT INTO resource_version (res_type, res_id, version, last_updated, deleted, method, body)
 	SELECT $1::text, $2::text, $3::bigint, $4::timestamptz, $5::boolean, $6::text, $7::bytea
 	WHERE coalesce((SELECT version FROM resource WHERE res_type = $1 AND res_id = $2), 0) = $3 - 1
 	RETURNING seq
-)
-INSERT INTO resource AS r (res_type, res_id, version, seq, last_updated, deleted)
-SELECT $1, $2, $3, v.seq, $4, $5 FROM v
-ON CONFLICT (res_type, res_id) DO UPDATE SET
-	version = excluded.version, seq = excluded.seq,
-	last_updated = excluded.last_updated, deleted = excluded.deleted
-WHERE r.version = excluded.version - 1
-RETURNING r.seq`
-)
+), c AS (
+	INSERT INTO resource AS r (res_type, res_id, version, seq, last_updated, deleted)
+	SELECT $1, $2, $3, v.seq, $4, $5 FROM v
+	ON CONFLICT (res_type, res_id) DO UPDATE SET
+		version = excluded.version, seq = excluded.seq,
+		last_updated = excluded.last_updated, deleted = excluded.deleted
+	WHERE r.version = excluded.version - 1
+	RETURNING r.rid, r.res_type
+)`)
+	for i, t := range sqlq.Tables {
+		fmt.Fprintf(&sb, ",\nd%d AS (DELETE FROM %s x USING c WHERE x.rid = c.rid)", i, t.Name)
+	}
+	n := 7
+	for i, t := range sqlq.Tables {
+		cols := make([]string, len(t.Columns))
+		arrays := make([]string, len(t.Columns))
+		for j, c := range t.Columns {
+			n++
+			cols[j] = c.Name
+			arrays[j] = "$" + strconv.Itoa(n) + "::" + pgArrayType[c.Type]
+		}
+		fmt.Fprintf(&sb, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s)\n\tSELECT c.rid, c.res_type, u.* FROM c, unnest(%s) AS u)",
+			i, t.Name, strings.Join(cols, ", "), strings.Join(arrays, ", "))
+	}
+	sb.WriteString("\nSELECT rid FROM c")
+	return sb.String(), n
+}
+
+var pgArrayType = map[sqlq.ColType]string{sqlq.Text: "text[]", sqlq.Int: "bigint[]", sqlq.Float: "float8[]"}
 
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error) {
@@ -333,8 +368,17 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	if r.Body != nil {
 		body = r.Body
 	}
-	var seq int64
-	err := t.tx.QueryRow(ctx, qPut, r.Type, r.ID, r.VersionID, r.LastUpdated.Truncate(time.Millisecond), r.Deleted, r.Method, body).Scan(&seq)
+	args := make([]any, 0, putArgs)
+	args = append(args, r.Type, r.ID, r.VersionID, r.LastUpdated.Truncate(time.Millisecond), r.Deleted, r.Method, body)
+	idx := r.Index
+	if r.Deleted {
+		idx = nil
+	}
+	for _, tbl := range sqlq.Tables {
+		args = append(args, tbl.Arrays(idx)...)
+	}
+	var rid int64
+	err := t.tx.QueryRow(ctx, qPut, args...).Scan(&rid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t.fail(fmt.Errorf("postgres: put %s version %d: not the next version: %w", r.Type, r.VersionID, store.ErrConflict))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
 	"github.com/telefhir/telefhir/fhir/store/postgres"
 	"github.com/telefhir/telefhir/fhir/store/postgres/pgtest"
@@ -236,4 +237,33 @@ func BenchmarkPut(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestExplain(t *testing.T) {
+	s := pgtest.Open(t)
+	ctx := t.Context()
+	r := store.Resource{Type: "Observation", ID: "o", VersionID: 1, Method: "POST", LastUpdated: time.Now(), Body: []byte(`{}`),
+		Index: &search.Index{References: []search.ReferenceRow{{Param: "subject", Type: "Patient", ID: "p"}}}}
+	if err := s.Write(ctx, func(ctx context.Context, tx store.Tx) error { return tx.Put(ctx, r) }); err != nil {
+		t.Fatal(err)
+	}
+	q := search.Query{
+		Types: []string{"Observation"},
+		Where: []search.Clause{{Or: []search.Predicate{{Param: "subject", Type: search.TypeReference,
+			Reference: &search.ReferenceMatch{Type: "Patient", ID: "p"}}}}},
+		Sort:  []search.SortKey{{Param: "date", Type: search.TypeDate, Desc: true}},
+		Count: 50,
+	}
+	plan, err := s.Explain(ctx, q)
+	if err != nil {
+		t.Fatalf("Explain: %v", err)
+	}
+	for _, want := range []string{"Limit", "idx_reference", "idx_date", "resource_version"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan does not mention %s:\n%s", want, plan)
+		}
+	}
+	if _, err := s.Explain(ctx, search.Query{Types: []string{"Observation"}}); err == nil {
+		t.Error("Explain of a query without a page succeeded")
+	}
 }

@@ -13,6 +13,10 @@
 // pool of read-only connections and run concurrently with a write, seeing the
 // last committed state.
 //
+// Tx.Put replaces the resource's search-index rows in the same transaction
+// (prepared inserts, one per row), and Store implements store.Searcher with
+// the SQL of package sqlq, on the read connections.
+//
 // Open does not change the schema; Migrate applies the numbered migrations
 // embedded from migrations/*.sql and records them in schema_migrations.
 package sqlite

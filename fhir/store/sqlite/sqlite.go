@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/telefhir/telefhir/fhir/store"
+	"github.com/telefhir/telefhir/fhir/store/sqlq"
 )
 
 const (
@@ -133,11 +134,13 @@ SELECT $1, $2, $3, $4, $5, $6, $7
 WHERE coalesce((SELECT version FROM resource WHERE res_type = $1 AND res_id = $2), 0) = $3 - 1
 RETURNING seq`
 
+	// qSetCurrent moves the current pointer; the resource keeps its rid.
 	qSetCurrent = `INSERT INTO resource (res_type, res_id, version, seq, last_updated, deleted)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (res_type, res_id) DO UPDATE SET
 	version = excluded.version, seq = excluded.seq,
-	last_updated = excluded.last_updated, deleted = excluded.deleted`
+	last_updated = excluded.last_updated, deleted = excluded.deleted
+RETURNING rid`
 )
 
 // Read implements store.Store.
@@ -309,6 +312,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx s
 	if err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
+	idxDelete, err := s.ws.getAll(ctx, qIndexDelete...)
+	if err != nil {
+		return fmt.Errorf("sqlite: write: %w", err)
+	}
+	idxInsert, err := s.ws.getAll(ctx, qIndexInsert...)
+	if err != nil {
+		return fmt.Errorf("sqlite: write: %w", err)
+	}
 	sqlTx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", translate(err))
@@ -319,7 +330,10 @@ func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx s
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &tx{tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2]}
+	t := &tx{
+		tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2],
+		indexDelete: idxDelete, indexInsert: idxInsert,
+	}
 	if err := fn(ctx, t); err != nil {
 		return err
 	}
@@ -345,6 +359,8 @@ type tx struct {
 	err error
 
 	current, insertVersion, setCurrent *sql.Stmt
+	// indexDelete and indexInsert hold one statement per sqlq.Tables entry.
+	indexDelete, indexInsert []*sql.Stmt
 }
 
 // fail records err as the transaction's failure and returns it.
@@ -395,10 +411,64 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	if err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
 	}
-	if _, err := t.tx.StmtContext(ctx, t.setCurrent).ExecContext(ctx, r.Type, r.ID, r.VersionID, seq, ms, r.Deleted); err != nil {
+	var rid int64
+	err = t.tx.StmtContext(ctx, t.setCurrent).QueryRowContext(ctx, r.Type, r.ID, r.VersionID, seq, ms, r.Deleted).Scan(&rid)
+	if err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
 	}
+	if err := t.putIndex(ctx, rid, r); err != nil {
+		return t.fail(fmt.Errorf("sqlite: put %s version %d: index: %w", r.Type, r.VersionID, translate(err)))
+	}
 	return nil
+}
+
+// putIndex replaces the index rows of the resource with key rid by those
+// of r (none for a delete marker): a version 1 has none to delete.
+func (t *tx) putIndex(ctx context.Context, rid int64, r store.Resource) error {
+	if r.VersionID > 1 {
+		for _, st := range t.indexDelete {
+			if _, err := t.tx.StmtContext(ctx, st).ExecContext(ctx, rid); err != nil {
+				return err
+			}
+		}
+	}
+	if r.Deleted || r.Index.Len() == 0 {
+		return nil
+	}
+	for i, tbl := range sqlq.Tables {
+		rows := tbl.Rows(r.Index)
+		if len(rows) == 0 {
+			continue
+		}
+		st := t.tx.StmtContext(ctx, t.indexInsert[i])
+		args := make([]any, 2+len(tbl.Columns))
+		args[0], args[1] = rid, r.Type
+		for _, row := range rows {
+			copy(args[2:], row)
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// qIndexDelete and qIndexInsert are the statements of putIndex, one per
+// sqlq.Tables entry.
+var qIndexDelete, qIndexInsert = indexSQL()
+
+func indexSQL() (del, ins []string) {
+	for _, t := range sqlq.Tables {
+		del = append(del, "DELETE FROM "+t.Name+" WHERE rid = ?1")
+		cols := []string{"rid", "res_type"}
+		ps := []string{"?1", "?2"}
+		for i, c := range t.Columns {
+			cols = append(cols, c.Name)
+			ps = append(ps, "?"+strconv.Itoa(i+3))
+		}
+		ins = append(ins, "INSERT INTO "+t.Name+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(ps, ", ")+")")
+	}
+	return del, ins
 }
 
 func checkPut(r store.Resource) error {

@@ -14,4 +14,12 @@
 // checks, the Write retry loop, Current's locking under concurrency, rollback,
 // context cancellation, history paging, Since/At semantics and byte-exact
 // round trips. Subtests run in parallel, each on its own store.
+//
+// The stores must also implement store.Searcher. The Search* tests write
+// resources with hand-built index rows (not extracted ones: they test how
+// stores keep and search rows) and check every predicate kind and prefix,
+// :missing, :not, OR and AND, composites, chains, _has, _id, _lastUpdated,
+// sorting with missing values, keyset paging while resources change,
+// totals, _include and _revinclude with :iterate, deleted resources, index
+// rows replaced by updates, values matched literally, and invalid queries.
 package storetest

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"ConcurrentTwoResources", testConcurrentTwoResources},
+		{"LockSerializes", testLockSerializes},
 		{"Rollback", testRollback},
 		{"ReadDuringWrite", testReadDuringWrite},
 		{"ContextCanceled", testContextCanceled},
@@ -52,6 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IDs", testIDs},
 		{"TypesIndependent", testTypesIndependent},
 	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
+	}
+	for _, tc := range searchTests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open(t))
@@ -625,6 +632,162 @@ func testConcurrentCreate(t *testing.T, s store.Store) {
 	if n := calls.Load(); n < writers {
 		t.Errorf("callbacks ran %d times, want at least %d", n, writers)
 	}
+}
+
+// testLockSerializes checks Tx.Lock: transactions locking the same key run
+// their critical sections one at a time, each seeing what the previous one
+// committed (here through the Store, on another connection), while
+// transactions locking different keys do not wait for each other.
+func testLockSerializes(t *testing.T, s store.Store) {
+	t.Run("SameKey", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		const writers = 8
+		start := make(chan struct{})
+		var inside, overlaps, putConflicts atomic.Int64
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				<-start
+				errs[w] = s.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+					if err := tx.Lock(ctx, "k"); err != nil {
+						return err
+					}
+					// The lock is held until after commit, so this count
+					// only ever exceeds one if two callbacks hold it at once.
+					if inside.Add(1) > 1 {
+						overlaps.Add(1)
+					}
+					defer inside.Add(-1)
+					_, err := s.Read(ctx, "Basic", "lock-target")
+					switch {
+					case err == nil:
+						return nil
+					case !errors.Is(err, store.ErrNotFound):
+						return err
+					}
+					time.Sleep(5 * time.Millisecond) // widen the race window
+					r := version("Basic", "lock-target", 1, at(1))
+					r.Body = fmt.Appendf(nil, `{"writer":%d}`, w)
+					err = tx.Put(ctx, r)
+					if errors.Is(err, store.ErrConflict) {
+						putConflicts.Add(1)
+					}
+					return err
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		for w, err := range errs {
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+			}
+		}
+		if n := overlaps.Load(); n > 0 {
+			t.Errorf("%d callbacks held Lock(k) while another did", n)
+		}
+		if n := putConflicts.Load(); n > 0 {
+			t.Errorf("%d callbacks found Basic/lock-target missing after Lock(k) although another had created it", n)
+		}
+		got := mustRead(t, s, "Basic", "lock-target")
+		var body struct{ Writer *int }
+		if err := json.Unmarshal(got.Body, &body); got.VersionID != 1 || err != nil || body.Writer == nil {
+			t.Errorf("Read = version %d %s, want version 1 from one writer", got.VersionID, got.Body)
+		}
+		if es := allHistory(t, s, store.HistoryQuery{Type: "Basic", ID: "lock-target", Count: 10}); len(es) != 1 {
+			t.Errorf("history of Basic/lock-target = %v, want one version", keys(es))
+		}
+	})
+
+	t.Run("DifferentKeys", func(t *testing.T) {
+		const wait = 10 * time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), 3*wait)
+		defer cancel()
+		// A locks "a", writes, and keeps its transaction open until
+		// released (or until wait has passed).
+		locked, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		errA := make(chan error, 1)
+		go func() {
+			errA <- s.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+				if err := tx.Lock(ctx, "a"); err != nil {
+					return err
+				}
+				if err := tx.Put(ctx, version("Basic", "lock-a", 1, at(1))); err != nil {
+					return err
+				}
+				once.Do(func() { close(locked) })
+				select {
+				case <-release:
+					return nil
+				case <-time.After(wait):
+					return errors.New("transaction locking b did not commit while this one held a")
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}()
+		aDone := false
+		defer func() { // also on Skip and Fatal: A must end before the store closes
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+			if !aDone {
+				<-errA
+			}
+		}()
+		select {
+		case <-locked:
+		case err := <-errA:
+			aDone = true
+			t.Fatalf("transaction locking a: %v", err)
+		case <-time.After(wait):
+			t.Fatalf("transaction locking a did not get its lock within %v", wait)
+		}
+
+		// Stores that run one write transaction at a time (SQLite) cannot
+		// start a second one while A is open: nothing to check there.
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.Write(pctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.Current(ctx, "Basic", "lock-probe")
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		pcancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Skip("writers are serialised: a second write transaction cannot start while another is open")
+		}
+		if err != nil {
+			t.Fatalf("second write transaction while the first is open: %v", err)
+		}
+
+		bctx, bcancel := context.WithTimeout(ctx, wait)
+		defer bcancel()
+		err = s.Write(bctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.Lock(ctx, "b"); err != nil {
+				return err
+			}
+			return tx.Put(ctx, version("Basic", "lock-b", 1, at(2)))
+		})
+		if err != nil {
+			t.Fatalf("transaction locking b while another held a: %v", err)
+		}
+		// B committed while A is still open.
+		mustRead(t, s, "Basic", "lock-b")
+		wantNotFound(t, s, "Basic", "lock-a")
+		close(release)
+		aDone = true
+		if err := <-errA; err != nil {
+			t.Fatalf("transaction locking a: %v", err)
+		}
+		mustRead(t, s, "Basic", "lock-a")
+	})
 }
 
 func testRollback(t *testing.T, s store.Store) {
