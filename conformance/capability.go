@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -33,6 +34,19 @@ type Software struct {
 	Version string
 }
 
+// SearchParam is one supported search parameter of a resource type.
+type SearchParam struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition,omitempty"`
+	Type       string `json:"type"`
+}
+
+// Conditional says which conditional interactions the server supports.
+type Conditional struct {
+	Create, Update bool
+	Delete         string // not-supported | single | multiple
+}
+
 // Options are the facts the CapabilityStatement is built from.
 type Options struct {
 	BaseURL      string
@@ -40,6 +54,13 @@ type Options struct {
 	Date         time.Time
 	Interactions []Interaction
 	PatchFormats []string
+	// SearchParams lists, per resource type, the search parameters the
+	// server supports.
+	SearchParams map[string][]SearchParam
+	// Compartments are the canonical URLs of the compartments searchable
+	// as [base]/[Compartment]/[id]/[type].
+	Compartments []string
+	Conditional  Conditional
 }
 
 // typeInteractions are the codes valid at type/instance level
@@ -61,16 +82,17 @@ type code struct {
 }
 
 type restResource struct {
-	Type              string `json:"type"`
-	Profile           string `json:"profile"`
-	Interaction       []code `json:"interaction"`
-	Versioning        string `json:"versioning"`
-	ReadHistory       bool   `json:"readHistory"`
-	UpdateCreate      bool   `json:"updateCreate"`
-	ConditionalCreate bool   `json:"conditionalCreate"`
-	ConditionalRead   string `json:"conditionalRead"`
-	ConditionalUpdate bool   `json:"conditionalUpdate"`
-	ConditionalDelete string `json:"conditionalDelete"`
+	Type              string        `json:"type"`
+	Profile           string        `json:"profile"`
+	Interaction       []code        `json:"interaction"`
+	Versioning        string        `json:"versioning"`
+	ReadHistory       bool          `json:"readHistory"`
+	UpdateCreate      bool          `json:"updateCreate"`
+	ConditionalCreate bool          `json:"conditionalCreate"`
+	ConditionalRead   string        `json:"conditionalRead"`
+	ConditionalUpdate bool          `json:"conditionalUpdate"`
+	ConditionalDelete string        `json:"conditionalDelete"`
+	SearchParam       []SearchParam `json:"searchParam,omitempty"`
 }
 
 type rest struct {
@@ -78,6 +100,7 @@ type rest struct {
 	Documentation string         `json:"documentation,omitempty"`
 	Resource      []restResource `json:"resource"`
 	Interaction   []code         `json:"interaction,omitempty"`
+	Compartment   []string       `json:"compartment,omitempty"`
 }
 
 type capabilityStatement struct {
@@ -130,7 +153,10 @@ func Build(o Options) ([]byte, error) {
 			if !systemInteractions[in.Code] {
 				return nil, fmt.Errorf("conformance: %q is not a system-level restful interaction", in.Code)
 			}
-			r.Interaction = append(r.Interaction, code{in.Code})
+			if !seen["system:"+in.Code] {
+				seen["system:"+in.Code] = true
+				r.Interaction = append(r.Interaction, code{in.Code})
+			}
 		default:
 			if !typeInteractions[in.Code] {
 				return nil, fmt.Errorf("conformance: %q is not a type-level restful interaction", in.Code)
@@ -157,10 +183,14 @@ func Build(o Options) ([]byte, error) {
 			Versioning:        versioning,
 			ReadHistory:       has["vread"],
 			UpdateCreate:      has["update"],
+			ConditionalCreate: o.Conditional.Create,
+			ConditionalUpdate: o.Conditional.Update,
 			ConditionalRead:   "not-supported",
-			ConditionalDelete: "not-supported",
+			ConditionalDelete: cmp.Or(o.Conditional.Delete, "not-supported"),
+			SearchParam:       o.SearchParams[t],
 		})
 	}
+	r.Compartment = o.Compartments
 	cs.Rest = []rest{r}
 	return json.Marshal(cs)
 }

@@ -8,15 +8,25 @@ import (
 	"github.com/telefhir/telefhir/fhir/outcome"
 	"github.com/telefhir/telefhir/fhir/patch"
 	"github.com/telefhir/telefhir/fhir/resource"
+	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
 )
 
 // Service performs FHIR interactions against a store.
 type Service struct {
 	Store store.Store
+	// Registry knows the search parameters: it indexes every write and
+	// parses searches. Nil disables search and indexing.
+	Registry *search.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ConditionalDeleteMultiple lets one conditional delete remove several
+	// matching resources (up to MaxConditionalDelete); otherwise several
+	// matches are a 412.
+	ConditionalDeleteMultiple bool
 }
+
+var zeroTime time.Time
 
 // Result is the outcome of a successful write.
 type Result struct {
@@ -128,7 +138,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 	id := resource.NewID()
 	var res store.Resource
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		res, err = s.version(p.Raw, typ, id, 1, time.Time{}, "POST")
+		res, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST")
 		if err != nil {
 			return err
 		}
@@ -287,7 +297,13 @@ func (s *Service) version(raw []byte, typ, id string, v int64, prev time.Time, m
 	if err != nil {
 		return store.Resource{}, outcome.Wrap(outcome.KindInvalid, err, "The resource could not be stored: %v", err)
 	}
-	return store.Resource{Type: typ, ID: id, VersionID: v, LastUpdated: t, Method: method, Body: b}, nil
+	var idx *search.Index
+	if s.Registry != nil {
+		if idx, err = s.Registry.ExtractJSON(typ, b); err != nil {
+			return store.Resource{}, outcome.Wrap(outcome.KindInternal, err, "the resource could not be indexed")
+		}
+	}
+	return store.Resource{Type: typ, ID: id, VersionID: v, LastUpdated: t, Method: method, Body: b, Index: idx}, nil
 }
 
 // current reads and locks typ/id inside tx; found is false when it never

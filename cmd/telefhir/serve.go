@@ -17,6 +17,7 @@ import (
 	"github.com/telefhir/telefhir/events"
 	"github.com/telefhir/telefhir/fhir"
 	"github.com/telefhir/telefhir/fhir/rest"
+	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
 	"github.com/telefhir/telefhir/fhir/store/postgres"
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
@@ -116,7 +117,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		c.BaseURL = c.deriveBaseURL(host, port)
 	}
 
-	svc := &fhir.Service{Store: st}
+	reg, err := search.NewRegistry(search.Options{BaseURL: c.BaseURL})
+	if err != nil {
+		return fmt.Errorf("search parameters: %w", err)
+	}
+	svc := &fhir.Service{Store: st, Registry: reg}
 	e, err := server.New(server.Options{
 		Service: svc,
 		Logger:  log,

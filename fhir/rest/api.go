@@ -9,6 +9,7 @@ import (
 
 	"github.com/telefhir/telefhir/conformance"
 	"github.com/telefhir/telefhir/fhir"
+	"github.com/telefhir/telefhir/fhir/search"
 )
 
 // Config tunes the REST API.
@@ -66,6 +67,13 @@ type route struct {
 var routes = []route{
 	{http.MethodGet, "/metadata", "capabilities", conformance.LevelSystem, (*API).metadata},
 	{http.MethodGet, "/_history", "history-system", conformance.LevelSystem, (*API).historySystem},
+	{http.MethodGet, "/", "search-system", conformance.LevelSystem, (*API).searchSystem},
+	{http.MethodPost, "/_search", "search-system", conformance.LevelSystem, (*API).searchSystem},
+	{http.MethodGet, "/:type", "search-type", conformance.LevelType, (*API).searchType},
+	{http.MethodPost, "/:type/_search", "search-type", conformance.LevelType, (*API).searchType},
+	{http.MethodGet, "/:ctype/:cid/:type", "search-type", conformance.LevelType, (*API).searchCompartment},
+	{http.MethodPut, "/:type", "update", conformance.LevelType, (*API).conditionalUpdate},
+	{http.MethodDelete, "/:type", "delete", conformance.LevelType, (*API).conditionalDelete},
 	{http.MethodPost, "/:type", "create", conformance.LevelType, (*API).create},
 	{http.MethodGet, "/:type/_history", "history-type", conformance.LevelType, (*API).historyType},
 	{http.MethodGet, "/:type/:id", "read", conformance.LevelInstance, (*API).read},
@@ -90,6 +98,12 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		Date:         cfg.Started,
 		Interactions: caps,
 		PatchFormats: []string{mimeJSONPatch},
+		SearchParams: searchParams(svc.Registry),
+		Compartments: compartments(svc.Registry),
+		Conditional: conformance.Conditional{
+			Create: svc.Registry != nil, Update: svc.Registry != nil,
+			Delete: conditionalDeleteMode(svc),
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -111,4 +125,43 @@ func (a *API) Register(g interface {
 			g.Add(http.MethodHead, r.path, func(c echo.Context) error { return h(a, c) }, negotiate)
 		}
 	}
+}
+
+// searchParams lists the supported search parameters per type for the
+// CapabilityStatement.
+func searchParams(reg *search.Registry) map[string][]conformance.SearchParam {
+	if reg == nil {
+		return nil
+	}
+	out := map[string][]conformance.SearchParam{}
+	for _, t := range reg.Types() {
+		for _, p := range reg.Params(t) {
+			if !p.Supported() {
+				continue
+			}
+			out[t] = append(out[t], conformance.SearchParam{Name: p.Code, Definition: p.URL, Type: string(p.Type)})
+		}
+	}
+	return out
+}
+
+func compartments(reg *search.Registry) []string {
+	if reg == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range reg.CompartmentTypes() {
+		out = append(out, "http://hl7.org/fhir/CompartmentDefinition/"+strings.ToLower(c))
+	}
+	return out
+}
+
+func conditionalDeleteMode(svc *fhir.Service) string {
+	switch {
+	case svc.Registry == nil:
+		return "not-supported"
+	case svc.ConditionalDeleteMultiple:
+		return "multiple"
+	}
+	return "single"
 }

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,11 +51,65 @@ func (a *API) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ine := c.Request().Header.Get("If-None-Exist"); ine != "" {
+		criteria, err := url.ParseQuery(strings.TrimPrefix(ine, "?"))
+		if err != nil {
+			return outcome.New(outcome.KindInvalid, "If-None-Exist must be search parameters such as identifier=urn:mrn|123: %v", err)
+		}
+		res, err := a.svc.CreateIfNoneExist(c.Request().Context(), typ, body, criteria)
+		if err != nil {
+			return err
+		}
+		if !res.Created {
+			return a.writeWrite(c, http.StatusOK, res)
+		}
+		return a.writeWrite(c, http.StatusCreated, res)
+	}
 	res, err := a.svc.Create(c.Request().Context(), typ, body)
 	if err != nil {
 		return err
 	}
 	return a.writeWrite(c, http.StatusCreated, res)
+}
+
+// conditionalUpdate is PUT [type]?criteria.
+func (a *API) conditionalUpdate(c echo.Context) error {
+	typ := c.Param("type")
+	pre, err := preconditions(c.Request())
+	if err != nil {
+		return err
+	}
+	if err := fhir.CheckType(typ); err != nil {
+		return err
+	}
+	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeFHIRJSON, mimeJSON)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.ConditionalUpdate(c.Request().Context(), typ, body, c.QueryParams(), pre)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return a.writeWrite(c, status, res)
+}
+
+// conditionalDelete is DELETE [type]?criteria.
+func (a *API) conditionalDelete(c echo.Context) error {
+	deleted, err := a.svc.ConditionalDelete(c.Request().Context(), c.Param("type"), c.QueryParams())
+	if err != nil {
+		return err
+	}
+	if len(deleted) == 1 {
+		c.Response().Header().Set("ETag", etag(deleted[0].VersionID))
+	}
+	if preferOf(c.Request()) == returnOutcome {
+		return writeValue(c, http.StatusOK, outcome.Info("Deleted %d %s resource(s)", len(deleted), c.Param("type")))
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 func (a *API) update(c echo.Context) error {

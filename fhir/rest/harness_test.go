@@ -15,6 +15,7 @@ import (
 
 	"github.com/telefhir/telefhir/fhir"
 	"github.com/telefhir/telefhir/fhir/rest"
+	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
 	"github.com/telefhir/telefhir/internal/server"
 )
@@ -43,7 +44,11 @@ func newEnv(t *testing.T, cfg rest.Config) *env {
 	}
 	cfg.Started = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := server.New(server.Options{Service: &fhir.Service{Store: st}, REST: cfg, Logger: log})
+	reg, err := search.NewRegistry(search.Options{BaseURL: cfg.BaseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := server.New(server.Options{Service: &fhir.Service{Store: st, Registry: reg}, REST: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,9 +71,9 @@ func (a *API) historyQuery(v url.Values) (store.HistoryQuery, error) {
 		q.At = t
 	}
 	if s := v.Get(cursorParam); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 {
-			return q, outcome.New(outcome.KindInvalid, "%s %q is not a paging cursor issued by this server", cursorParam, s)
+		n, err := historyCursor(s)
+		if err != nil {
+			return q, err
 		}
 		q.Before = n
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/telefhir/telefhir/conformance"
@@ -61,12 +62,16 @@ func TestMetadataGolden(t *testing.T) {
 	for _, i := range cs.Rest[0].Resource[0].Interaction {
 		codes[i.Code] = true
 	}
-	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"} {
+	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"} {
 		if !codes[c] {
 			t.Errorf("interaction %s missing", c)
 		}
 	}
-	if len(cs.Rest[0].Interaction) != 1 || cs.Rest[0].Interaction[0].Code != "history-system" {
-		t.Errorf("system interactions %v", cs.Rest[0].Interaction)
+	var sys []string
+	for _, i := range cs.Rest[0].Interaction {
+		sys = append(sys, i.Code)
+	}
+	if strings.Join(sys, ",") != "history-system,search-system" {
+		t.Errorf("system interactions %v", sys)
 	}
 }

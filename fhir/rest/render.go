@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/telefhir/telefhir/conformance"
 	"github.com/telefhir/telefhir/fhir/outcome"
 	"github.com/telefhir/telefhir/fhir/store"
 )
@@ -65,3 +66,8 @@ func writeResource(c echo.Context, status int, r store.Resource) error {
 func writeOutcome(c echo.Context, e *outcome.Error) error {
 	return writeJSON(c, e.Status(), e.JSON())
 }
+
+var (
+	isSummaryElement  = conformance.IsSummary
+	isRequiredElement = conformance.IsRequired
+)

@@ -1,0 +1,81 @@
+package fhir
+
+import (
+	"context"
+	"errors"
+	"net/url"
+
+	"github.com/telefhir/telefhir/fhir/outcome"
+	"github.com/telefhir/telefhir/fhir/search"
+	"github.com/telefhir/telefhir/fhir/store"
+)
+
+// SearchRequest is one search: type level (Type set), system level (Type
+// empty, _type in Params), or compartment (Compartment set).
+type SearchRequest struct {
+	Type   string
+	Params url.Values
+	// Compartment restricts the search to one compartment
+	// (Patient/123/Observation).
+	Compartment *Reference
+	// Strict is Prefer: handling=strict: unknown parameters are errors.
+	Strict bool
+	// After continues a walk from a previous page's cursor.
+	After *search.Cursor
+	// DefaultCount and MaxCount bound the page size.
+	DefaultCount, MaxCount int
+}
+
+// Reference names one resource.
+type Reference struct{ Type, ID string }
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	Page  search.Page
+	Query search.Query
+	// Issues are warnings about the request (ignored parameters, a lowered
+	// _count) to report in the Bundle.
+	Issues []outcome.Issue
+}
+
+// Search runs a search and returns one page.
+func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	if s.Registry == nil {
+		return SearchResult{}, outcome.New(outcome.KindNotSupported, "search is not enabled on this server")
+	}
+	if req.Type != "" {
+		if err := CheckType(req.Type); err != nil {
+			return SearchResult{}, err
+		}
+	}
+	q, issues, err := s.Registry.Parse(req.Type, req.Params, search.ParseOptions{
+		Strict: req.Strict, DefaultCount: req.DefaultCount, MaxCount: req.MaxCount,
+	})
+	if err != nil {
+		return SearchResult{}, err
+	}
+	if c := req.Compartment; c != nil {
+		if err := checkTypeID(c.Type, c.ID); err != nil {
+			return SearchResult{}, err
+		}
+		clause, ok := s.Registry.CompartmentClause(c.Type, c.ID, req.Type)
+		if !ok {
+			return SearchResult{}, outcome.New(outcome.KindInvalid, "%s resources are not part of the %s compartment", req.Type, c.Type)
+		}
+		q.Where = append(q.Where, clause)
+	}
+	q.After = req.After
+	page, err := s.searcher().Search(ctx, q)
+	if err != nil {
+		var oe *outcome.Error
+		if errors.As(err, &oe) {
+			return SearchResult{}, oe
+		}
+		return SearchResult{}, outcome.Internal(err)
+	}
+	return SearchResult{Page: page, Query: q, Issues: issues}, nil
+}
+
+func (s *Service) searcher() store.Searcher {
+	return s.Store
+}
