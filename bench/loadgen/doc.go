@@ -6,13 +6,17 @@
 // Closed loop: each of -c clients sends one request, reads the whole
 // response, and only then sends the next, so the offered load adapts to
 // the server instead of piling up. Before the clock starts, loadgen creates
-// -seed-count Patients (POST /Patient); the scenarios then are:
+// -seed-count Patients (POST /Patient), except for get; the scenarios then
+// are:
 //
 //	read    GET /Patient/{id} for a random seeded id
 //	create  POST /Observation: a ~2 KB vital-signs Observation (heart rate
 //	        8867-4 or blood pressure 85354-9 with components) about a
 //	        random seeded Patient
 //	mixed   90% read, 10% create
+//	get     GET one of the -path templates (or those of a -paths file),
+//	        with {patient} replaced by a random id of the -ids file; it
+//	        creates nothing, the data is the server's (bench/search.sh)
 //
 // The first -warmup of load is not counted. Every request that starts
 // during the next -d and completes before its end is counted, and

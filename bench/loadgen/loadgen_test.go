@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -427,5 +429,80 @@ func TestCreatedID(t *testing.T) {
 				t.Errorf("createdID = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestRunGet: the get scenario sends only GETs of its templates, with
+// {patient} replaced by ids from the list, and seeds nothing.
+func TestRunGet(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var bad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			bad.Add(1)
+		}
+		mu.Lock()
+		seen[r.URL.Path+"?"+r.URL.RawQuery]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset"}`)
+	}))
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	paths := filepath.Join(dir, "paths")
+	ids := filepath.Join(dir, "ids")
+	if err := os.WriteFile(paths, []byte("# the benchmark's queries\n/Observation?subject=Patient/{patient}&code=http://loinc.org|8867-4&_sort=-date\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ids, []byte("p1\np2\n  p3  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := parseFlags([]string{"-url", srv.URL, "-scenario", "get", "-paths", paths, "-ids", ids,
+		"-path", "/Patient?name=smi", "-c", "3", "-d", "400ms", "-warmup", "0s", "-rand-seed", "5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Paths) != 2 || len(cfg.IDs) != 3 || cfg.IDs[2] != "p3" {
+		t.Fatalf("paths %q, ids %q", cfg.Paths, cfg.IDs)
+	}
+	res, err := run(context.Background(), cfg, newClient(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK == 0 || res.Errors != 0 || res.Seeded != 3 || bad.Load() != 0 {
+		t.Fatalf("ok %d, errors %d, seeded %d, non-GETs %d", res.OK, res.Errors, res.Seeded, bad.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range []string{"p1", "p2", "p3"} {
+		if seen["/Observation?subject=Patient/"+id+"&code=http://loinc.org|8867-4&_sort=-date"] == 0 {
+			t.Errorf("no request for Patient %s; saw %v", id, seen)
+		}
+	}
+	if seen["/Patient?name=smi"] == 0 || len(seen) != 4 {
+		t.Errorf("requests %v: want the three Observation queries and the Patient one", seen)
+	}
+}
+
+func TestGetNeedsPathsAndIDs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scenario", "get"}, "needs at least one -path"},
+		{[]string{"-scenario", "get", "-path", "/Observation?subject=Patient/{patient}"}, "-ids"},
+		{[]string{"-scenario", "get", "-path", "Patient"}, "starting with /"},
+		{[]string{"-scenario", "get", "-paths", "/nonexistent/file"}, "-paths"},
+	} {
+		_, _, err := parseFlags(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseFlags(%q) = %v, want an error about %s", tc.args, err, tc.want)
+		}
+	}
+	// The seeding scenarios' -seed-count does not apply to get.
+	if _, _, err := parseFlags([]string{"-scenario", "get", "-path", "/metadata", "-seed-count", "0"}, io.Discard); err != nil {
+		t.Errorf("get with -seed-count 0: %v", err)
 	}
 }

@@ -32,8 +32,13 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "loadgen: seeding %d Patients at %s, then %s %s warmup + %s at %d clients\n",
-		cfg.SeedCount, cfg.BaseURL, cfg.Scenario, cfg.Warmup, cfg.Duration, cfg.Concurrency)
+	if cfg.Scenario == "get" {
+		fmt.Fprintf(stderr, "loadgen: get %d path(s) at %s, %d Patient ids, %s warmup + %s at %d clients\n",
+			len(cfg.Paths), cfg.BaseURL, len(cfg.IDs), cfg.Warmup, cfg.Duration, cfg.Concurrency)
+	} else {
+		fmt.Fprintf(stderr, "loadgen: seeding %d Patients at %s, then %s %s warmup + %s at %d clients\n",
+			cfg.SeedCount, cfg.BaseURL, cfg.Scenario, cfg.Warmup, cfg.Duration, cfg.Concurrency)
+	}
 	res, err := run(ctx, cfg, newClient(cfg))
 	if err != nil {
 		return err
@@ -50,7 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
 	fs.SetOutput(stderr)
 	cfg := &config{}
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "FHIR base URL of the server under test (loopback only unless -allow-remote)")
-	fs.StringVar(&cfg.Scenario, "scenario", "read", "read (GET Patient), create (POST vital-signs Observation) or mixed (90% read, 10% create)")
+	fs.StringVar(&cfg.Scenario, "scenario", "read", "read (GET Patient), create (POST vital-signs Observation), mixed (90% read, 10% create) or get (GET -path templates)")
 	fs.IntVar(&cfg.Concurrency, "c", 32, "concurrent closed-loop clients")
 	fs.DurationVar(&cfg.Duration, "d", 20*time.Second, "measured duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "load before the measured duration, not counted")
@@ -61,17 +66,57 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a -url whose host is not loopback")
 	fs.Uint64Var(&cfg.Seed, "rand-seed", uint64(time.Now().UnixNano()), "seed of the random choices")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	fs.Func("path", "get: a URL path and query to GET, relative to -url; {patient} is replaced by a random -ids entry (repeatable)", func(s string) error {
+		cfg.Paths = append(cfg.Paths, s)
+		return nil
+	})
+	pathsFile := fs.String("paths", "", "get: a file of -path templates, one a line (# comments)")
+	idsFile := fs.String("ids", "", "get: a file of Patient ids, one a line, for {patient}")
 	if err := fs.Parse(args); err != nil {
 		return nil, false, err
 	}
 	if fs.NArg() > 0 {
 		return nil, false, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	var errs []error
+	if *pathsFile != "" {
+		paths, err := readLines(*pathsFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-paths: %w", err))
+		}
+		cfg.Paths = append(cfg.Paths, paths...)
+	}
+	if *idsFile != "" {
+		ids, err := readLines(*idsFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-ids: %w", err))
+		}
+		cfg.IDs = ids
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, false, err
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if err := cfg.Validate(); err != nil {
 		return nil, false, err
 	}
 	return cfg, *asJSON, nil
+}
+
+// readLines returns the lines of a file that are not blank and do not
+// start with #, trimmed.
+func readLines(name string) ([]string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // printText writes res for a person to read.
@@ -89,15 +134,19 @@ func printText(w io.Writer, r Result) error {
 		}
 		errs += " (" + strings.Join(parts, ", ") + ")"
 	}
+	seeded := fmt.Sprintf("%d Patients seeded", r.Seeded)
+	if r.Scenario == "get" {
+		seeded = fmt.Sprintf("%d Patient ids given", r.Seeded)
+	}
 	_, err := fmt.Fprintf(w, `scenario    %s
 target      %s
 clients     %d
-duration    %.1fs measured, %.1fs warmup, %d Patients seeded
+duration    %.1fs measured, %.1fs warmup, %s
 requests    %d
 errors      %s
 throughput  %.1f req/s
 latency     p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms
-`, r.Scenario, r.URL, r.Concurrency, r.DurationS, r.WarmupS, r.Seeded, r.Requests, errs,
+`, r.Scenario, r.URL, r.Concurrency, r.DurationS, r.WarmupS, seeded, r.Requests, errs,
 		r.ThroughputRPS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	return err
 }

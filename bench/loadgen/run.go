@@ -20,7 +20,7 @@ import (
 // config is one load run.
 type config struct {
 	BaseURL     string        // FHIR base, no trailing slash
-	Scenario    string        // read, create or mixed
+	Scenario    string        // read, create, mixed or get
 	Concurrency int           // closed-loop clients
 	Duration    time.Duration // measured window
 	Warmup      time.Duration // load before the window, not counted
@@ -30,15 +30,23 @@ type config struct {
 	SeedTimeout time.Duration // for all of seeding
 	AllowRemote bool          // permit a non-loopback target
 	Seed        uint64        // random seed; runs with the same seed ask for the same sequence per client
+
+	// Paths are the URL templates of the get scenario, relative to
+	// BaseURL; {patient} in one is replaced by a random one of IDs.
+	Paths []string
+	IDs   []string
 }
 
-var scenarios = map[string]bool{"read": true, "create": true, "mixed": true}
+var scenarios = map[string]bool{"read": true, "create": true, "mixed": true, "get": true}
+
+// patientVar is the placeholder of a Patient id in a get template.
+const patientVar = "{patient}"
 
 // Validate reports every problem with c at once.
 func (c *config) Validate() error {
 	var errs []error
 	if !scenarios[c.Scenario] {
-		errs = append(errs, fmt.Errorf("-scenario %q: want read, create or mixed", c.Scenario))
+		errs = append(errs, fmt.Errorf("-scenario %q: want read, create, mixed or get", c.Scenario))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("-c %d: want at least 1", c.Concurrency))
@@ -49,7 +57,9 @@ func (c *config) Validate() error {
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("-warmup %s: want zero or more", c.Warmup))
 	}
-	if c.SeedCount < 1 {
+	if c.Scenario == "get" {
+		errs = append(errs, c.validateGet()...)
+	} else if c.SeedCount < 1 {
 		errs = append(errs, fmt.Errorf("-seed-count %d: every scenario needs at least 1 Patient", c.SeedCount))
 	}
 	if c.Timeout <= 0 {
@@ -62,6 +72,28 @@ func (c *config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validateGet checks the templates of the get scenario.
+func (c *config) validateGet() []error {
+	var errs []error
+	if len(c.Paths) == 0 {
+		errs = append(errs, errors.New("-scenario get needs at least one -path or a -paths file"))
+	}
+	needIDs := false
+	for _, p := range c.Paths {
+		if !strings.HasPrefix(p, "/") {
+			errs = append(errs, fmt.Errorf("-path %q: want a path relative to -url, starting with /", p))
+		}
+		if _, err := url.Parse(strings.ReplaceAll(p, patientVar, "x")); err != nil {
+			errs = append(errs, fmt.Errorf("-path %q: %w", p, err))
+		}
+		needIDs = needIDs || strings.Contains(p, patientVar)
+	}
+	if needIDs && len(c.IDs) == 0 {
+		errs = append(errs, fmt.Errorf("a -path uses %s: give the Patient ids with -ids", patientVar))
+	}
+	return errs
 }
 
 // checkTarget accepts an http(s) URL whose host is loopback, or any host
@@ -103,12 +135,19 @@ func newClient(c *config) *http.Client {
 type loader struct {
 	cfg    *config
 	client *http.Client
-	ids    []string // seeded Patient ids
+	ids    []string // seeded Patient ids (get: the -ids file)
 	now    func() time.Time
 }
 
 // newRequest builds the next request of the scenario.
 func (l *loader) newRequest(ctx context.Context, rng *rand.Rand) (*http.Request, error) {
+	if l.cfg.Scenario == "get" {
+		p := l.cfg.Paths[rng.IntN(len(l.cfg.Paths))]
+		if strings.Contains(p, patientVar) {
+			p = strings.ReplaceAll(p, patientVar, l.ids[rng.IntN(len(l.ids))])
+		}
+		return l.request(ctx, http.MethodGet, p, nil)
+	}
 	create := l.cfg.Scenario == "create" || (l.cfg.Scenario == "mixed" && rng.IntN(10) == 0)
 	id := l.ids[rng.IntN(len(l.ids))]
 	if !create {
@@ -240,7 +279,9 @@ func (l *loader) once(ctx context.Context, rng *rand.Rand, rec *recorder, from, 
 // run seeds, loads and summarizes one configuration.
 func run(ctx context.Context, cfg *config, client *http.Client) (Result, error) {
 	l := &loader{cfg: cfg, client: client, now: time.Now}
-	if err := l.seed(ctx); err != nil {
+	if cfg.Scenario == "get" {
+		l.ids = cfg.IDs // nothing to seed: the data is the server's
+	} else if err := l.seed(ctx); err != nil {
 		return Result{}, err
 	}
 	rec, window := l.load(ctx)
