@@ -39,13 +39,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		// Search statements are cached prepared statements whose best plan
-		// depends on the values (a rare code versus one in every third
-		// Observation); a generic plan chosen after five runs can be a
-		// thousand times slower. Plan every execution for its values.
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// Write latency is dominated by the WAL flush; more connections let
 		// concurrent commits share flushes (group commit). pgx's default

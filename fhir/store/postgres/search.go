@@ -76,7 +76,7 @@ func (t *tx) Search(ctx context.Context, q search.Query) (search.Page, error) {
 type txDB struct{ tx pgx.Tx }
 
 func (db txDB) Query(ctx context.Context, sql string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := db.tx.Query(ctx, sql, args...)
+	rows, err := db.tx.Query(ctx, sql, searchArgs(args)...)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (db txDB) Query(ctx context.Context, sql string, args []any, row func(scan 
 type searchDB struct{ pool *pgxpool.Pool }
 
 func (db searchDB) Query(ctx context.Context, sql string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := db.pool.Query(ctx, sql, args...)
+	rows, err := db.pool.Query(ctx, sql, searchArgs(args)...)
 	if err != nil {
 		return err
 	}
@@ -124,4 +124,14 @@ func (db searchDB) Estimate(ctx context.Context, sql string, args []any) (int64,
 		return 0, errors.New("EXPLAIN returned no plan")
 	}
 	return int64(p[0].Plan.Rows), nil
+}
+
+// searchArgs runs a search statement unprepared (pgx's exec mode: an
+// unnamed statement, planned at bind time for the actual values). A
+// search's best plan depends on its values (a rare code versus one in
+// every third Observation); a cached prepared statement would switch to a
+// generic plan after five runs, which for such searches can be a thousand
+// times slower.
+func searchArgs(args []any) []any {
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
