@@ -161,10 +161,10 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store
 
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
-	if err := checkHistoryQuery(q); err != nil {
+	query, args, err := sqlq.History(sqlq.Postgres, q)
+	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", err)
 	}
-	query, args := historySQL(q)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
@@ -182,75 +182,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	if err := rows.Err(); err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
 	}
-	page := store.HistoryPage{Entries: entries}
-	if len(entries) > q.Count {
-		entries[q.Count] = store.HistoryEntry{}
-		page.Entries = entries[:q.Count]
-		page.Next = page.Entries[q.Count-1].Seq
-	}
-	return page, nil
-}
-
-func checkHistoryQuery(q store.HistoryQuery) error {
-	switch {
-	case q.Count <= 0:
-		return fmt.Errorf("count %d must be positive", q.Count)
-	case q.ID != "" && q.Type == "":
-		return errors.New("an id needs a type")
-	case q.Before < 0:
-		return fmt.Errorf("cursor %d is negative", q.Before)
-	}
-	return nil
-}
-
-// historySQL builds the history query for q. It fetches Count+1 rows so that
-// History knows whether another page follows. Each combination of filters is
-// its own statement text, so each gets its own cached plan.
-func historySQL(q store.HistoryQuery) (string, []any) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if q.Type != "" {
-		where = append(where, "v.res_type = "+arg(q.Type))
-	}
-	if q.ID != "" {
-		where = append(where, "v.res_id = "+arg(q.ID))
-	}
-	if q.Before > 0 {
-		where = append(where, "v.seq < "+arg(q.Before))
-	}
-	if !q.Since.IsZero() {
-		where = append(where, "v.last_updated >= "+arg(ceilMillis(q.Since)))
-	}
-	if !q.At.IsZero() {
-		// Per resource, the highest version with last_updated <= At.
-		p := arg(q.At.Truncate(time.Millisecond))
-		where = append(where, "v.last_updated <= "+p+` AND NOT EXISTS (
-	SELECT 1 FROM resource_version n
-	WHERE n.res_type = v.res_type AND n.res_id = v.res_id AND n.version > v.version AND n.last_updated <= `+p+`)`)
-	}
-	var b strings.Builder
-	b.WriteString(`SELECT v.seq, v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
-FROM resource_version v`)
-	if len(where) > 0 {
-		b.WriteString("\nWHERE ")
-		b.WriteString(strings.Join(where, "\n\tAND "))
-	}
-	b.WriteString("\nORDER BY v.seq DESC LIMIT ")
-	b.WriteString(arg(q.Count + 1))
-	return b.String(), args
-}
-
-// ceilMillis is t rounded up to the millisecond, so that
-// "last_updated >= ceilMillis(t)" keeps exactly the versions at or after t.
-func ceilMillis(t time.Time) time.Time {
-	if c := t.Truncate(time.Millisecond); !c.Equal(t) {
-		return c.Add(time.Millisecond)
-	}
-	return t
+	return sqlq.HistoryPage(entries, q.Count), nil
 }
 
 // Write implements store.Store.
