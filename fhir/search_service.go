@@ -64,6 +64,9 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		}
 		q.Where = append(q.Where, clause)
 	}
+	if req.After != nil && len(req.After.Values) != len(q.Sort) {
+		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this search (its sort differs); start again from the first page")
+	}
 	q.After = req.After
 	page, err := s.searcher().Search(ctx, q)
 	if err != nil {

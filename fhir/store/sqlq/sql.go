@@ -346,5 +346,5 @@ func value(k valueKind, v any) (any, error) {
 			return float64(v), nil
 		}
 	}
-	return nil, fmt.Errorf("%v (%T) is not a valid sort value here", v, v)
+	return nil, fmt.Errorf("a %T is not a valid sort value here", v)
 }
