@@ -41,6 +41,12 @@ type SearchParam struct {
 	Type       string `json:"type"`
 }
 
+// Operation is one operation a resource type supports.
+type Operation struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
+}
+
 // Conditional says which conditional interactions the server supports.
 type Conditional struct {
 	Create, Update bool
@@ -61,6 +67,8 @@ type Options struct {
 	// as [base]/[Compartment]/[id]/[type].
 	Compartments []string
 	Conditional  Conditional
+	// Operations lists, per resource type, the operations registered.
+	Operations map[string][]Operation
 }
 
 // typeInteractions are the codes valid at type/instance level
@@ -93,6 +101,7 @@ type restResource struct {
 	ConditionalUpdate bool          `json:"conditionalUpdate"`
 	ConditionalDelete string        `json:"conditionalDelete"`
 	SearchParam       []SearchParam `json:"searchParam,omitempty"`
+	Operation         []Operation   `json:"operation,omitempty"`
 }
 
 type rest struct {
@@ -188,6 +197,7 @@ func Build(o Options) ([]byte, error) {
 			ConditionalRead:   "not-supported",
 			ConditionalDelete: cmp.Or(o.Conditional.Delete, "not-supported"),
 			SearchParam:       o.SearchParams[t],
+			Operation:         o.Operations[t],
 		})
 	}
 	r.Compartment = o.Compartments

@@ -62,26 +62,37 @@ type route struct {
 	interaction string
 	level       conformance.Level
 	handler     func(*API, echo.Context) error
+	// operation, for routes of an operation: the type it is defined on
+	// and its definition.
+	operation *typeOperation
 }
 
+type typeOperation struct {
+	typ string
+	op  conformance.Operation
+}
+
+var everythingOp = &typeOperation{"Patient", conformance.Operation{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+
 var routes = []route{
-	{http.MethodGet, "/metadata", "capabilities", conformance.LevelSystem, (*API).metadata},
-	{http.MethodGet, "/_history", "history-system", conformance.LevelSystem, (*API).historySystem},
-	{http.MethodGet, "/", "search-system", conformance.LevelSystem, (*API).searchSystem},
-	{http.MethodPost, "/_search", "search-system", conformance.LevelSystem, (*API).searchSystem},
-	{http.MethodGet, "/:type", "search-type", conformance.LevelType, (*API).searchType},
-	{http.MethodPost, "/:type/_search", "search-type", conformance.LevelType, (*API).searchType},
-	{http.MethodGet, "/:ctype/:cid/:type", "search-type", conformance.LevelType, (*API).searchCompartment},
-	{http.MethodPut, "/:type", "update", conformance.LevelType, (*API).conditionalUpdate},
-	{http.MethodDelete, "/:type", "delete", conformance.LevelType, (*API).conditionalDelete},
-	{http.MethodPost, "/:type", "create", conformance.LevelType, (*API).create},
-	{http.MethodGet, "/:type/_history", "history-type", conformance.LevelType, (*API).historyType},
-	{http.MethodGet, "/:type/:id", "read", conformance.LevelInstance, (*API).read},
-	{http.MethodGet, "/:type/:id/_history/:vid", "vread", conformance.LevelInstance, (*API).vread},
-	{http.MethodPut, "/:type/:id", "update", conformance.LevelInstance, (*API).update},
-	{http.MethodPatch, "/:type/:id", "patch", conformance.LevelInstance, (*API).patch},
-	{http.MethodDelete, "/:type/:id", "delete", conformance.LevelInstance, (*API).delete},
-	{http.MethodGet, "/:type/:id/_history", "history-instance", conformance.LevelInstance, (*API).historyInstance},
+	{http.MethodGet, "/metadata", "capabilities", conformance.LevelSystem, (*API).metadata, nil},
+	{http.MethodGet, "/_history", "history-system", conformance.LevelSystem, (*API).historySystem, nil},
+	{http.MethodGet, "/", "search-system", conformance.LevelSystem, (*API).searchSystem, nil},
+	{http.MethodPost, "/_search", "search-system", conformance.LevelSystem, (*API).searchSystem, nil},
+	{http.MethodGet, "/:type", "search-type", conformance.LevelType, (*API).searchType, nil},
+	{http.MethodPost, "/:type/_search", "search-type", conformance.LevelType, (*API).searchType, nil},
+	{http.MethodGet, "/:ctype/:cid/:type", "search-type", conformance.LevelType, (*API).searchCompartment, nil},
+	{http.MethodPut, "/:type", "update", conformance.LevelType, (*API).conditionalUpdate, nil},
+	{http.MethodDelete, "/:type", "delete", conformance.LevelType, (*API).conditionalDelete, nil},
+	{http.MethodPost, "/:type", "create", conformance.LevelType, (*API).create, nil},
+	{http.MethodGet, "/:type/_history", "history-type", conformance.LevelType, (*API).historyType, nil},
+	{http.MethodGet, "/:type/:id", "read", conformance.LevelInstance, (*API).read, nil},
+	{http.MethodGet, "/:type/:id/_history/:vid", "vread", conformance.LevelInstance, (*API).vread, nil},
+	{http.MethodPut, "/:type/:id", "update", conformance.LevelInstance, (*API).update, nil},
+	{http.MethodPatch, "/:type/:id", "patch", conformance.LevelInstance, (*API).patch, nil},
+	{http.MethodDelete, "/:type/:id", "delete", conformance.LevelInstance, (*API).delete, nil},
+	{http.MethodGet, "/:type/:id/_history", "history-instance", conformance.LevelInstance, (*API).historyInstance, nil},
+	{http.MethodGet, "/:type/:id/$everything", "", conformance.LevelInstance, (*API).everything, everythingOp},
 }
 
 // New builds the API over svc.
@@ -89,7 +100,12 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 	cfg.defaults()
 	a := &API{svc: svc, cfg: cfg}
 	caps := make([]conformance.Interaction, 0, len(routes))
+	ops := map[string][]conformance.Operation{}
 	for _, r := range routes {
+		if r.operation != nil {
+			ops[r.operation.typ] = append(ops[r.operation.typ], r.operation.op)
+			continue
+		}
 		caps = append(caps, conformance.Interaction{Code: r.interaction, Level: r.level})
 	}
 	b, err := conformance.Build(conformance.Options{
@@ -99,6 +115,7 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		Interactions: caps,
 		PatchFormats: []string{mimeJSONPatch},
 		SearchParams: searchParams(svc.Registry),
+		Operations:   ops,
 		Compartments: compartments(svc.Registry),
 		Conditional: conformance.Conditional{
 			Create: svc.Registry != nil, Update: svc.Registry != nil,

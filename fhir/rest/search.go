@@ -364,3 +364,31 @@ func historyCursor(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// everything is Patient/[id]/$everything.
+func (a *API) everything(c echo.Context) error {
+	if c.Param("type") != "Patient" {
+		return outcome.New(outcome.KindNotFound, "$everything is defined on Patient only, not on %s", c.Param("type"))
+	}
+	params := c.QueryParams()
+	var token pageToken
+	if s := params.Get(cursorParam); s != "" {
+		var err error
+		if token, err = decodeToken(s); err != nil {
+			return err
+		}
+	}
+	req := fhir.EverythingRequest{ID: c.Param("id"), Params: params, DefaultCount: a.cfg.DefaultCount, MaxCount: a.cfg.MaxCount}
+	if n := len(token.Trail); n > 0 {
+		req.After = token.Trail[n-1].cursor()
+	}
+	res, err := a.svc.Everything(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	b, err := a.searchBundle(c.Request(), params, token, res, summary{})
+	if err != nil {
+		return outcome.Internal(err)
+	}
+	return writeJSON(c, http.StatusOK, b)
+}

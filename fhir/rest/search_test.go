@@ -290,3 +290,31 @@ func TestSearchErrors(t *testing.T) {
 	outcomeOf(t, e.do("GET", "/Patient/p1/Nope", nil), 404, "not-found")
 	outcomeOf(t, e.do("GET", "/Patient/p1/Organization", nil), 400, "")
 }
+
+func TestEverything(t *testing.T) {
+	e := searchEnv(t)
+	s := e.search(t, "/Patient/p1/$everything")
+	if len(s.ids) == 0 || s.ids[0] != "Patient/p1" {
+		t.Fatalf("$everything does not start with the patient: %v", s.ids)
+	}
+	if got := sorted(s.ids); got != "Encounter/e1,Observation/o1,Observation/o2,Observation/o3,Patient/p1" {
+		t.Errorf("$everything: %s", got)
+	}
+	// paged: every resource once
+	var all []string
+	next := "/Patient/p1/$everything?_count=2"
+	for i := 0; next != ""; i++ {
+		if i > 10 {
+			t.Fatal("paging does not end")
+		}
+		p := e.search(t, next)
+		all = append(all, p.ids...)
+		next = strings.TrimPrefix(p.links["next"], e.srv.URL)
+	}
+	if got := sorted(all); got != "Encounter/e1,Observation/o1,Observation/o2,Observation/o3,Patient/p1" {
+		t.Errorf("paged $everything: %s", got)
+	}
+	outcomeOf(t, e.do("GET", "/Patient/nobody/$everything", nil), 404, "not-found")
+	outcomeOf(t, e.do("GET", "/Observation/o1/$everything", nil), 404, "not-found")
+	outcomeOf(t, e.do("GET", "/Patient/p1/$everything?_since=2020", nil), 400, "not-supported")
+}
