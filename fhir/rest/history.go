@@ -151,7 +151,7 @@ func (a *API) historyBundle(reqURL *url.URL, page store.HistoryPage) ([]byte, er
 	for _, e := range page.Entries {
 		b.Entry = append(b.Entry, a.historyEntry(e.Resource))
 	}
-	return json.Marshal(b)
+	return marshal(b)
 }
 
 func (a *API) historyEntry(r store.Resource) bundleEntry {

@@ -71,3 +71,15 @@ var (
 	isSummaryElement  = conformance.IsSummary
 	isRequiredElement = conformance.IsRequired
 )
+
+// marshal is json.Marshal without HTML escaping, so URLs in Bundle links
+// keep their & and < > characters as written.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -193,7 +193,7 @@ func (a *API) searchBundle(r *http.Request, params url.Values, token pageToken, 
 		}
 		b.Entry = append(b.Entry, searchEntry{Resource: oo, Search: entrySearch{Mode: "outcome"}})
 	}
-	return json.Marshal(b)
+	return marshal(b)
 }
 
 // searchPath is the request path for links: POST .../_search is linked as

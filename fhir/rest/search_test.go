@@ -318,3 +318,11 @@ func TestEverything(t *testing.T) {
 	outcomeOf(t, e.do("GET", "/Observation/o1/$everything", nil), 404, "not-found")
 	outcomeOf(t, e.do("GET", "/Patient/p1/$everything?_since=2020", nil), 400, "not-supported")
 }
+
+func TestBundleLinksAreNotHTMLEscaped(t *testing.T) {
+	e := searchEnv(t)
+	r := e.must(200, "GET", "/Patient?gender=male&_count=1", nil)
+	if strings.Contains(string(r.body), `\u0026`) || !strings.Contains(string(r.body), "gender=male&") && !strings.Contains(string(r.body), "&gender=male") {
+		t.Errorf("links escaped: %s", r.body)
+	}
+}
