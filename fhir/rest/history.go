@@ -198,3 +198,12 @@ func (a *API) pageURL(reqURL *url.URL, cursor int64) string {
 	}
 	return u
 }
+
+// historyCursor parses the integer _cursor of history paging links.
+func historyCursor(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, outcome.New(outcome.KindInvalid, "%s %q is not a paging cursor issued by this server", cursorParam, s)
+	}
+	return n, nil
+}

@@ -42,18 +42,19 @@ func (a *API) searchParams(c echo.Context) (url.Values, error) {
 			return nil, outcome.New(outcome.KindUnsupportedMediaType, "POST _search takes application/x-www-form-urlencoded parameters, not %s", mt)
 		}
 	}
+	if c.Request().ContentLength == 0 {
+		return params, nil // a POST _search with every parameter in the URL
+	}
 	body, err := readBody(c, a.cfg.MaxBodyBytes, "application/x-www-form-urlencoded")
-	if err != nil && !outcome.Is(err, outcome.KindInvalid) {
+	if err != nil {
 		return nil, err
 	}
-	if len(body) > 0 {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, outcome.New(outcome.KindInvalid, "the _search form body cannot be parsed: %v", err)
-		}
-		for k, vs := range form {
-			params[k] = append(params[k], vs...)
-		}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, outcome.New(outcome.KindInvalid, "the _search form body cannot be parsed: %v", err)
+	}
+	for k, vs := range form {
+		params[k] = append(params[k], vs...)
 	}
 	return params, nil
 }
@@ -354,15 +355,6 @@ func tagSubsetted(meta []byte) ([]byte, error) {
 	tags = append(tags, subsettedTag)
 	m["tag"], _ = json.Marshal(tags)
 	return json.Marshal(m)
-}
-
-// historyCursor parses the integer _cursor of history paging links.
-func historyCursor(s string) (int64, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
-		return 0, outcome.New(outcome.KindInvalid, "%s %q is not a paging cursor issued by this server", cursorParam, s)
-	}
-	return n, nil
 }
 
 // everything is Patient/[id]/$everything.

@@ -14,7 +14,7 @@ func (s *Store) MigrateTo(ctx context.Context, version int) error {
 		return err
 	}
 	for _, m := range ms {
-		if m.version > version {
+		if m.Version > version {
 			break
 		}
 		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return apply(ctx, tx, m) }); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -16,9 +15,6 @@ import (
 	"github.com/telefhir/telefhir/fhir/store"
 	"github.com/telefhir/telefhir/fhir/store/sqlq"
 )
-
-// maxAttempts bounds how often Write runs its callback on ErrConflict.
-const maxAttempts = 10
 
 // DefaultMaxConns is the pool size when the URL does not set pool_max_conns.
 const DefaultMaxConns = 16
@@ -187,33 +183,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 
 // Write implements store.Store.
 func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
-		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
-			return err
-		}
-		if cerr := sleep(ctx, backoff(attempt)); cerr != nil {
-			return fmt.Errorf("postgres: write: %w (after %w)", cerr, err)
-		}
-	}
-}
-
-// backoff is the jittered pause before attempt+1: up to 1ms, 2ms, 4ms, ...
-// capped at 32ms.
-func backoff(attempt int) time.Duration {
-	d := time.Millisecond << min(attempt-1, 5)
-	return d/2 + rand.N(d/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return store.RetryConflicts(ctx, func() error { return s.writeOnce(ctx, fn) })
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,13 +21,9 @@ import (
 	"github.com/telefhir/telefhir/fhir/store/sqlq"
 )
 
-const (
-	// maxAttempts bounds how often Write runs its callback on ErrConflict.
-	maxAttempts = 10
-	// busyTimeout is how long a statement waits for a lock held by another
-	// process before failing with SQLITE_BUSY.
-	busyTimeout = 5 * time.Second
-)
+// busyTimeout is how long a statement waits for a lock held by another
+// process before failing with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
@@ -218,33 +213,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 // Write itself (it would wait for the connection it holds). Reads through
 // the Store from inside fn are fine and see the last commit, not fn's writes.
 func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
-		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
-			return err
-		}
-		if cerr := sleep(ctx, backoff(attempt)); cerr != nil {
-			return fmt.Errorf("sqlite: write: %w (after %w)", cerr, err)
-		}
-	}
-}
-
-// backoff is the jittered pause before attempt+1: up to 1ms, 2ms, 4ms, ...
-// capped at 32ms.
-func backoff(attempt int) time.Duration {
-	d := time.Millisecond << min(attempt-1, 5)
-	return d/2 + rand.N(d/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return store.RetryConflicts(ctx, func() error { return s.writeOnce(ctx, fn) })
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
