@@ -3,6 +3,7 @@
 //	telefhir serve     run the server (embedded store and NATS by default)
 //	telefhir migrate   apply the store's schema migrations and exit
 //	telefhir synth     generate synthetic patients and vital signs, to files or a store
+//	telefhir reindex   rebuild the search index after search-parameter definitions change
 //	telefhir version   print the version
 package main
 
@@ -48,6 +49,7 @@ func commands() []command {
 		{"serve", "run the FHIR server", runServe},
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
+		{"reindex", "rebuild the search index of stored resources with this build's search-parameter definitions", runReindex},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, buildVersion())
 			return err

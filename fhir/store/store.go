@@ -76,6 +76,32 @@ type HistoryPage struct {
 	Next int64
 }
 
+// ScanQuery selects current, non-deleted resources in key order, for the
+// jobs that walk a whole store or type: reindexing, export, verification.
+type ScanQuery struct {
+	// Type restricts the scan to one resource type (empty: every type).
+	Type string
+	// After is the keyset cursor: only resources with Key > After (0: from
+	// the first). Pass ScanPage.Next to fetch the following page.
+	After int64
+	// Count is the page size (> 0).
+	Count int
+}
+
+// ScanEntry is one resource of a scan with its key, the store's stable
+// integer identity of the resource (kept across versions).
+type ScanEntry struct {
+	Resource
+	Key int64
+}
+
+// ScanPage is one page of a scan, in ascending Key order.
+type ScanPage struct {
+	Entries []ScanEntry
+	// Next is the cursor for the following page, 0 when this is the last.
+	Next int64
+}
+
 // Store is the persistence contract. All methods are safe for concurrent use.
 type Store interface {
 	// Read returns the current version of a resource, including delete
@@ -90,6 +116,10 @@ type Store interface {
 	// failure, deadlock) the whole callback is run again, a bounded number of
 	// times, so fn must be safe to repeat.
 	Write(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Scan returns one page of current, non-deleted resources in key
+	// order. Resources written while a scan runs may or may not be seen;
+	// each resource present throughout is returned exactly once.
+	Scan(ctx context.Context, q ScanQuery) (ScanPage, error)
 	// Close releases the store's connections.
 	Close() error
 
@@ -113,6 +143,13 @@ type Tx interface {
 	// and not empty otherwise; Type, ID, Method and LastUpdated are required.
 	// LastUpdated is stored in UTC, truncated to the millisecond.
 	Put(ctx context.Context, r Resource) error
+	// Reindex replaces the search-index rows of the current version of
+	// r.Type/r.ID with r.Index, without making a new version, when that
+	// version is still r.VersionID and not deleted. It returns false, and
+	// changes nothing, when it is not (a writer has since stored, and
+	// indexed, another version). Used when search-parameter definitions
+	// change; only Type, ID, VersionID and Index are read.
+	Reindex(ctx context.Context, r Resource) (bool, error)
 	// Lock takes a lock on an arbitrary key, held until the transaction
 	// ends: a second transaction locking the same key waits, and then sees
 	// what the first committed. Conditional interactions lock their

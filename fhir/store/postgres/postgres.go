@@ -112,10 +112,19 @@ func putSQL() (string, int) {
 	WHERE r.version = excluded.version - 1
 	RETURNING r.rid, r.res_type
 )`)
+	n := indexCTEs(&sb, 7)
+	sb.WriteString("\nSELECT rid FROM c")
+	return sb.String(), n
+}
+
+// indexCTEs appends to sb the CTEs that replace the index rows of the
+// resource in CTE c (columns rid, res_type) by rows from array arguments
+// numbered after last, and returns the last argument number used.
+func indexCTEs(sb *strings.Builder, last int) int {
 	for i, t := range sqlq.Tables {
-		fmt.Fprintf(&sb, ",\nd%d AS (DELETE FROM %s x USING c WHERE x.rid = c.rid)", i, t.Name)
+		fmt.Fprintf(sb, ",\nd%d AS (DELETE FROM %s x USING c WHERE x.rid = c.rid)", i, t.Name)
 	}
-	n := 7
+	n := last
 	for i, t := range sqlq.Tables {
 		cols := make([]string, len(t.Columns))
 		arrays := make([]string, len(t.Columns))
@@ -124,11 +133,10 @@ func putSQL() (string, int) {
 			cols[j] = c.Name
 			arrays[j] = "$" + strconv.Itoa(n) + "::" + pgArrayType[c.Type]
 		}
-		fmt.Fprintf(&sb, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s)\n\tSELECT c.rid, c.res_type, u.* FROM c, unnest(%s) AS u)",
+		fmt.Fprintf(sb, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s)\n\tSELECT c.rid, c.res_type, u.* FROM c, unnest(%s) AS u)",
 			i, t.Name, strings.Join(cols, ", "), strings.Join(arrays, ", "))
 	}
-	sb.WriteString("\nSELECT rid FROM c")
-	return sb.String(), n
+	return n
 }
 
 var pgArrayType = map[sqlq.ColType]string{sqlq.Text: "text[]", sqlq.Int: "bigint[]", sqlq.Float: "float8[]"}

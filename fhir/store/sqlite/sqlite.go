@@ -327,16 +327,17 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	if err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
 	}
-	if err := t.putIndex(ctx, rid, r); err != nil {
+	if err := t.putIndex(ctx, rid, r, r.VersionID > 1); err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: index: %w", r.Type, r.VersionID, translate(err)))
 	}
 	return nil
 }
 
 // putIndex replaces the index rows of the resource with key rid by those
-// of r (none for a delete marker): a version 1 has none to delete.
-func (t *tx) putIndex(ctx context.Context, rid int64, r store.Resource) error {
-	if r.VersionID > 1 {
+// of r (none for a delete marker), deleting the old ones first when
+// replace (a version 1 has none).
+func (t *tx) putIndex(ctx context.Context, rid int64, r store.Resource, replace bool) error {
+	if replace {
 		for _, st := range t.indexDelete {
 			if _, err := t.tx.StmtContext(ctx, st).ExecContext(ctx, rid); err != nil {
 				return err

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Body", testBody},
 		{"IDs", testIDs},
 		{"TypesIndependent", testTypesIndependent},
+		{"Scan", testScan},
+		{"Reindex", testReindex},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
