@@ -120,15 +120,11 @@ func (b *builder) where(types []string, clauses []search.Clause, r string) ([]st
 		if len(c.Or) == 0 {
 			return nil, fmt.Errorf("clause %d has no predicates", i)
 		}
-		ors, err := b.clause(c.Or, sc, i == driver)
+		cond, err := b.clauseCond(c, sc, i == driver)
 		if err != nil {
 			return nil, err
 		}
-		if len(ors) == 1 {
-			conds = append(conds, ors[0])
-		} else {
-			conds = append(conds, "("+strings.Join(ors, " OR ")+")")
-		}
+		conds = append(conds, cond)
 	}
 	return conds, nil
 }
@@ -212,28 +208,9 @@ func (b *builder) clause(ps []search.Predicate, sc scope, in bool) ([]string, er
 		} else {
 			conds = sc.key(x)
 		}
-		conds = append(conds, x+".param = "+b.arg(g.param))
-		alts := make([]string, len(g.ps))
-		for i, p := range g.ps {
-			c, err := b.match(p, x)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p.Param, err)
-			}
-			switch {
-			case len(c) == 0:
-				alts[i] = b.d.True
-			case len(g.ps) == 1:
-				alts[i] = and(c)
-			default:
-				alts[i] = "(" + and(c) + ")"
-			}
-		}
-		if len(alts) == 1 {
-			if alts[0] != b.d.True {
-				conds = append(conds, alts[0])
-			}
-		} else {
-			conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+		conds, err := b.groupConds(conds, g.param, g.ps, x)
+		if err != nil {
+			return nil, err
 		}
 		if in {
 			ors = append(ors, sc.r+".rid IN (SELECT "+x+".rid FROM "+g.t.Name+" "+x+" WHERE "+and(conds)+")")
@@ -242,6 +219,47 @@ func (b *builder) clause(ps []search.Predicate, sc scope, in bool) ([]string, er
 		ors = append(ors, exists(g.t, x, conds))
 	}
 	return ors, nil
+}
+
+// groupConds appends to conds the tests that an index row aliased x is a
+// row of param satisfying one of ps (plain value tests of that parameter).
+func (b *builder) groupConds(conds []string, param string, ps []search.Predicate, x string) ([]string, error) {
+	conds = append(conds, x+".param = "+b.arg(param))
+	alts := make([]string, len(ps))
+	for i, p := range ps {
+		c, err := b.match(p, x)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Param, err)
+		}
+		switch {
+		case len(c) == 0:
+			alts[i] = b.d.True
+		case len(ps) == 1:
+			alts[i] = and(c)
+		default:
+			alts[i] = "(" + and(c) + ")"
+		}
+	}
+	if len(alts) == 1 {
+		if alts[0] != b.d.True {
+			conds = append(conds, alts[0])
+		}
+	} else {
+		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+	}
+	return conds, nil
+}
+
+// clauseCond is the test of one clause: its predicates' tests ORed.
+func (b *builder) clauseCond(c search.Clause, sc scope, in bool) (string, error) {
+	ors, err := b.clause(c.Or, sc, in)
+	if err != nil {
+		return "", err
+	}
+	if len(ors) == 1 {
+		return ors[0], nil
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
 }
 
 // plain reports whether p is a positive test of values in an index table.

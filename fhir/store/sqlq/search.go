@@ -128,12 +128,12 @@ func Search(ctx context.Context, d *Dialect, db DB, q search.Query) (search.Page
 
 // count counts the matches of q up to the snapshot.
 func count(ctx context.Context, d *Dialect, db DB, q *search.Query, snap int64) (int64, error) {
-	sql, args, err := buildMatches(d, q, snap)
+	sql, args, err := buildCount(d, q, snap)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	err = db.Query(ctx, "SELECT count(*) FROM (\n"+sql+"\n) c", args, func(scan func(...any) error) error {
+	err = db.Query(ctx, sql, args, func(scan func(...any) error) error {
 		return scan(&n)
 	})
 	return n, err

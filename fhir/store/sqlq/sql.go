@@ -127,6 +127,10 @@ func (b *builder) keyset(cols []sortCol, vals []any, key int64, r string) string
 }
 
 // snapshotNow is the snapshot of a first page: the highest resource key.
+// Within one statement it bounds every key the statement sees (one
+// statement reads one database snapshot), so statements select it but
+// never test r.rid against it: the test would always hold, and the
+// planner, which cannot know that, would misjudge how many rows pass.
 const snapshotNow = "(SELECT coalesce(max(rid), 0) FROM resource)"
 
 // pageQuery is the SQL of one page of q and the sort columns it selects.
@@ -172,9 +176,8 @@ func buildPage(d *Dialect, q *search.Query) (pageQuery, error) {
 			return pageQuery{}, err
 		}
 		snap = b.arg(q.After.Snapshot)
-		conds = append(conds, b.keyset(cols, vals, q.After.Key, r))
+		conds = append(conds, b.keyset(cols, vals, q.After.Key, r), r+".rid <= "+snap)
 	}
-	conds = append(conds, r+".rid <= "+snap)
 
 	var inner, outer []string
 	for i, c := range cols {
@@ -215,11 +218,9 @@ func buildMatches(d *Dialect, q *search.Query, snap int64) (string, []any, error
 	if err != nil {
 		return "", nil, err
 	}
-	s := snapshotNow
 	if snap >= 0 {
-		s = b.arg(snap)
+		conds = append(conds, "r.rid <= "+b.arg(snap))
 	}
-	conds = append(conds, "r.rid <= "+s)
 	return "SELECT 1 FROM resource r\nWHERE " + strings.Join(conds, "\n\tAND "), b.args, nil
 }
 

@@ -168,11 +168,16 @@ func (f *fixture) find(q search.Query) []string {
 	return refs(f.walk(q, false, nil))
 }
 
-// check compares the matches of q with want, in order.
+// check compares the matches of q with want, in order, and the accurate
+// total of q (counted by a statement of its own) with their number.
 func (f *fixture) check(what string, q search.Query, want ...string) {
 	f.t.Helper()
 	if diff := cmp.Diff(want, f.find(q)); diff != "" {
 		f.t.Errorf("%s: Search(%s) (-want +got):\n%s", what, describe(q), diff)
+	}
+	q.Count, q.Total, q.After = 0, search.TotalAccurate, nil
+	if p := f.search(q); p.Total != len(want) {
+		f.t.Errorf("%s: Search(%s) total = %d, want %d", what, describe(q), p.Total, len(want))
 	}
 }
 

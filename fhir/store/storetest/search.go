@@ -969,6 +969,12 @@ func testSearchTotal(t *testing.T, s store.Store) {
 	if p := f.search(qq); p.Total != 6 {
 		t.Errorf("total of a new walk = %d, want 6", p.Total)
 	}
+
+	// A resource with several matching rows counts once, also with
+	// further clauses.
+	f.put("Observation", "dup", token("code", "s1", "dup"), token("code", "s2", "dup"), ref("subject", "Patient", "p"))
+	f.check("two matching rows", q("Observation", c(tokenP("code", "", "dup"))), "Observation/dup")
+	f.check("two matching rows and a reference", q("Observation", c(tokenP("code", "", "dup")), c(refP("subject", search.ReferenceMatch{Type: "Patient", ID: "p"}))), "Observation/dup")
 }
 
 func testSearchInclude(t *testing.T, s store.Store) {
