@@ -132,7 +132,7 @@ func (op *operation) add(t *tree) error {
 	}
 	elem, ok := typ.Element(op.name)
 	if !ok {
-		return op.fail(op.nameAt, "%s (a %s) has no element %s", op.path, typ.Name(), quote(op.name))
+		return op.fail(op.nameAt, "%s (%s) has no element %s", op.path, article(typ.Name()), quote(op.name))
 	}
 	if len(loc) == 0 && protected(elem.Name()) {
 		return op.fail("", "the resource's %s is maintained by the server and cannot be patched", elem.Name())
@@ -192,7 +192,7 @@ func (op *operation) listOf(t *tree) (at steps, elem fhirpath.Element, n int, er
 	elem, ok = typ.Element(op.list)
 	switch {
 	case !ok:
-		return nil, elem, 0, op.fail("", "%s (a %s) has no element %s", op.parent, typ.Name(), quote(op.list))
+		return nil, elem, 0, op.fail("", "%s (%s) has no element %s", op.parent, article(typ.Name()), quote(op.list))
 	case !elem.Repeats():
 		return nil, elem, 0, op.fail("", "%s is not a list (it has at most one item); use add, replace or delete", op.path)
 	case len(loc) == 0 && protected(elem.Name()), len(loc) > 0 && protected(loc[0].Name):

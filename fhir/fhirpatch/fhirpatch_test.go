@@ -220,7 +220,7 @@ func TestApplyErrors(t *testing.T) {
 		{"complex value for a primitive", pat, params(replace("Patient.birthDate", `"valuePeriod":{"start":"1970"}`)),
 			"Parameters.parameter[0].part[2]", "Patient.birthDate is a date; a Period value does not fit"},
 		{"choice cannot take the type", obs, params(replace("Observation.value", `"valueAddress":{"city":"X"}`)),
-			"Parameters.parameter[0].part[2]", "Observation.value[x] cannot be a Address; it can be Quantity, CodeableConcept, string"},
+			"Parameters.parameter[0].part[2]", "Observation.value[x] cannot be an Address; it can be Quantity, CodeableConcept, string"},
 		{"typed choice name with another type", `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, params(add("Observation", "valueQuantity", `"valueString":"x"`)),
 			"Parameters.parameter[0].part[3]", "valueQuantity is a Quantity; a string value does not fit"},
 		{"a value for an anonymous element", pat, params(add("Patient", "contact", `"valueHumanName":{"text":"x"}`)),

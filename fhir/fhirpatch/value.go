@@ -37,7 +37,7 @@ func (op *operation) build(p *part, elem fhirpath.Element, name, what string) (i
 		typ, _ = elem.Type()
 	}
 	if typ.Primitive() {
-		return item{}, "", op.fail(p.where, "%s is a %s, a primitive: give it as a value[x], not parts", what, typ.Name())
+		return item{}, "", op.fail(p.where, "%s is %s, a primitive: give it as a value[x], not parts", what, article(typ.Name()))
 	}
 	raw, err := op.object(p.parts, typ, what)
 	if err != nil {
@@ -54,7 +54,7 @@ func (op *operation) typed(p *part, elem fhirpath.Element, name, what string) (i
 		if name != elem.Name() {
 			c, _ := choiceNamed(elem, name)
 			if !fits(vt, c.Type) {
-				return item{}, "", op.fail(p.where, "%s is a %s; a %s value does not fit", name, c.Type.Name(), vt.Name())
+				return item{}, "", op.fail(p.where, "%s is %s; %s value does not fit", name, article(c.Type.Name()), article(vt.Name()))
 			}
 			return it, c.Name, nil
 		}
@@ -73,14 +73,14 @@ func (op *operation) typed(p *part, elem fhirpath.Element, name, what string) (i
 		for i, c := range cs {
 			names[i] = c.Type.Name()
 		}
-		return item{}, "", op.fail(p.where, "%s[x] cannot be a %s; it can be %s", what, vt.Name(), strings.Join(names, ", "))
+		return item{}, "", op.fail(p.where, "%s[x] cannot be %s; it can be %s", what, article(vt.Name()), strings.Join(names, ", "))
 	}
 	et, _ := elem.Type()
 	switch {
 	case et.Anonymous():
 		return item{}, "", op.fail(p.where, "%s is a backbone element with no type of its own: give its elements as parts, not a value%s", what, upperFirst(vt.Name()))
 	case !fits(vt, et):
-		return item{}, "", op.fail(p.where, "%s is a %s; a %s value does not fit", what, et.Name(), vt.Name())
+		return item{}, "", op.fail(p.where, "%s is %s; %s value does not fit", what, article(et.Name()), article(vt.Name()))
 	}
 	return it, elem.Name(), nil
 }
@@ -136,7 +136,7 @@ func (op *operation) object(parts []*part, typ fhirpath.Type, what string) ([]by
 	for _, q := range parts {
 		sub, ok := typ.Element(q.name)
 		if !ok {
-			return nil, op.fail(q.where, "%s (a %s) has no element %s", what, typ.Name(), quote(q.name))
+			return nil, op.fail(q.where, "%s (%s) has no element %s", what, article(typ.Name()), quote(q.name))
 		}
 		it, name, err := op.build(q, sub, q.name, what+"."+sub.Name())
 		if err != nil {
@@ -195,4 +195,12 @@ func (op *operation) object(parts []*part, typ fhirpath.Type, what string) ([]by
 // string.
 func quoteJSON(name string) []byte {
 	return []byte(`"` + name + `"`)
+}
+
+// article puts "a" or "an" before a type name.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("aeiouAEIOU", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
 }
