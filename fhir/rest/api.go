@@ -113,7 +113,7 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		Software:     cfg.Software,
 		Date:         cfg.Started,
 		Interactions: caps,
-		PatchFormats: []string{mimeJSONPatch},
+		PatchFormats: []string{mimeJSONPatch, mimeFHIRJSON},
 		SearchParams: searchParams(svc.Registry),
 		Operations:   ops,
 		Compartments: compartments(svc.Registry),
