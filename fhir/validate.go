@@ -99,7 +99,7 @@ func (s *Service) validateResource(req ValidateRequest, body []byte) ([]outcome.
 		if oe.Kind == outcome.KindInternal {
 			return nil, oe
 		}
-		return oe.Issues, nil
+		return append(oe.Issues, profileIssues(req, body)...), nil
 	}
 	var issues []outcome.Issue
 	id := p.ID

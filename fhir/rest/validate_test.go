@@ -127,6 +127,11 @@ func TestValidate(t *testing.T) {
 			{"warning", "not-supported", "", `Profile "http://example.org/p|1.0" was not checked`},
 			ok,
 		}},
+		{"a profile not checked, and errors", "POST", "/Patient/$validate?profile=http://example.org/p", []byte(invalid), []issue{
+			{"error", "value", "Patient.birthDate", "expected date"},
+			{"error", "structure", "Patient.nmae", "unknown field"},
+			{"warning", "not-supported", "", `Profile "http://example.org/p" was not checked`},
+		}},
 		{"the base profile is checked", "POST", "/Patient/$validate?profile=http://hl7.org/fhir/StructureDefinition/Patient|4.0.1", []byte(valid), []issue{ok}},
 		{"a profile the resource claims", "POST", "/Patient/$validate", []byte(`{"resourceType":"Patient","meta":{"profile":["http://hl7.org/fhir/StructureDefinition/Patient","http://example.org/p"]}}`), []issue{
 			{"information", "informational", "Patient.meta.profile[1]", `The resource claims profile "http://example.org/p", which this server does not check`},
