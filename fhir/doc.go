@@ -1,6 +1,6 @@
 // Package fhir is the FHIR R4 domain layer of telefhir: the interactions a
-// client can perform on resources (create, read, vread, update, patch,
-// delete, history), expressed over the store contract in fhir/store and the
+// client can perform on resources (create, read, vread, update, patch as
+// JSON Patch or FHIRPath Patch, delete, history, $validate), expressed over the store contract in fhir/store and the
 // resource model in fhir/resource. It knows nothing about HTTP; fhir/rest
 // turns requests into calls on a *Service and renders what comes back.
 //

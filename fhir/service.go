@@ -192,6 +192,19 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 // Patch applies a JSON Patch (RFC 6902) document to the current version of
 // typ/id and stores the validated result as the next version.
 func (s *Service) Patch(ctx context.Context, typ, id string, jsonPatch []byte, pre Preconditions) (Result, error) {
+	return s.patchWith(ctx, typ, id, pre, func(cur []byte) ([]byte, error) {
+		patched, err := patch.Apply(cur, jsonPatch)
+		if err != nil {
+			return nil, patchError(err)
+		}
+		return patched, nil
+	})
+}
+
+// patchWith applies a patch (apply maps the current JSON to the patched
+// JSON) to the current version of typ/id and stores the validated result
+// as the next version.
+func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditions, apply func(cur []byte) ([]byte, error)) (Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
@@ -211,9 +224,9 @@ func (s *Service) Patch(ctx context.Context, typ, id string, jsonPatch []byte, p
 		if err := pre.check(cur, found, typ, id); err != nil {
 			return err
 		}
-		patched, err := patch.Apply(cur.Body, jsonPatch)
+		patched, err := apply(cur.Body)
 		if err != nil {
-			return patchError(err)
+			return err
 		}
 		p, err := resource.Parse(patched, typ)
 		if err != nil {

@@ -18,19 +18,7 @@ const vitalSigns = `{"resourceType":"Observation","status":"final","category":[{
 // one transaction.
 func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	reg, err := search.NewRegistry(search.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := &fhir.Service{Store: st, Registry: reg}
+	svc := embeddedService(b)
 	body := []byte(vitalSigns)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -38,6 +26,26 @@ func BenchmarkCreate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// embeddedService is a Service over a fresh embedded store, indexing
+// every write.
+func embeddedService(b *testing.B) *fhir.Service {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	reg, err := search.NewRegistry(search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &fhir.Service{Store: st, Registry: reg}
 }
 
 // BenchmarkCreateParallel is BenchmarkCreate from many goroutines on the

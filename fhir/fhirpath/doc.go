@@ -18,6 +18,15 @@
 //		// "Quantity", "dateTime", "Period", "CodeableConcept", …
 //	}
 //
+// # Locations and the element model
+//
+// EvaluateLocated also records where each item sits in the resource's JSON
+// (Value.Location: member names and array indexes) and which element of
+// the R4 model it is (Value.Element), so that a caller can change the
+// element it found, as FHIRPath Patch does. LookupType, Type and Element
+// expose the model itself: each element's type, whether it repeats, the
+// types and JSON names of a choice element.
+//
 // # Types
 //
 // Every value carries its type, known from the R4 element model, which the

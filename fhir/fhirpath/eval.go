@@ -16,8 +16,14 @@ import (
 // Evaluation fails only where FHIRPath says an operation needs a single
 // item and gets several (is, =, and, …), or an item of the wrong kind.
 func (e *Expr) Evaluate(resource any) ([]Value, error) {
+	return e.evaluate(resource, nil)
+}
+
+// evaluate evaluates e with the resource at location root (nil: do not
+// track locations).
+func (e *Expr) evaluate(resource any, root *location) ([]Value, error) {
 	c := &evalCtx{}
-	c.rootArr[0] = rootValue(resource)
+	c.rootArr[0] = rootValue(resource, root)
 	c.this = c.rootArr[0]
 	out, err := e.root.eval(c, c.rootArr[:])
 	if err != nil {
@@ -26,9 +32,10 @@ func (e *Expr) Evaluate(resource any) ([]Value, error) {
 	return out, nil
 }
 
-// rootValue wraps the evaluated resource.
-func rootValue(resource any) Value {
-	v := Value{Node: resource}
+// rootValue wraps a resource (the evaluated one or one inside it) found at
+// loc.
+func rootValue(resource any, loc *location) Value {
+	v := Value{Node: resource, loc: loc, resLoc: loc}
 	if m, ok := resource.(map[string]any); ok {
 		v.res = m
 		if rt, ok := m["resourceType"].(string); ok {
@@ -111,13 +118,14 @@ func (n *childNode) eval(_ *evalCtx, focus []Value) ([]Value, error) {
 }
 
 func (n *childNode) appendChildren(out []Value, v *Value) []Value {
+	base := v.childBase()
 	if v.ti == nil {
 		// Outside the model: plain JSON navigation.
 		obj, ok := v.Node.(map[string]any)
 		if !ok {
 			return out
 		}
-		return appendProperty(out, obj, n.name, n.extName, nil, v.res)
+		return appendProperty(out, obj, n.name, n.extName, nil, v, base, nil)
 	}
 	f := v.ti.fields[n.name]
 	if f == nil {
@@ -134,28 +142,30 @@ func (n *childNode) appendChildren(out []Value, v *Value) []Value {
 	case f.choices != nil:
 		for i := range f.choices {
 			ch := &f.choices[i]
-			out = appendProperty(out, obj, ch.name, ch.extName, ch.typ, v.res)
+			out = appendProperty(out, obj, ch.name, ch.extName, ch.typ, v, base, f)
 		}
 		return out
 	case f.resource:
 		switch x := obj[f.name].(type) {
 		case map[string]any:
-			out = append(out, rootValue(x))
+			out = append(out, rootValue(x, base.child(f.name, -1, f)))
 		case []any:
-			for _, y := range x {
+			for i, y := range x {
 				if r, ok := y.(map[string]any); ok {
-					out = append(out, rootValue(r))
+					out = append(out, rootValue(r, base.child(f.name, i, f)))
 				}
 			}
 		}
 		return out
 	}
-	return appendProperty(out, obj, f.name, f.extName, f.typ, v.res)
+	return appendProperty(out, obj, f.name, f.extName, f.typ, v, base, f)
 }
 
 // appendProperty appends the items of JSON property name of obj, typed t
-// (nil: unknown), with a primitive's "_name" sibling alongside.
-func appendProperty(out []Value, obj map[string]any, name, extName string, t *typeInfo, res map[string]any) []Value {
+// (nil: unknown), with a primitive's "_name" sibling alongside. owner is
+// the item obj belongs to, base the location of obj and elem the element
+// the property is (nil: unknown).
+func appendProperty(out []Value, obj map[string]any, name, extName string, t *typeInfo, owner *Value, base *location, elem *field) []Value {
 	val, hasVal := obj[name]
 	var ext any
 	hasExt := false
@@ -176,7 +186,7 @@ func appendProperty(out []Value, obj map[string]any, name, extName string, t *ty
 		if val == nil && e == nil {
 			return out
 		}
-		return append(out, Value{Node: val, Type: typeName, ti: t, ext: e, res: res})
+		return append(out, Value{Node: val, Type: typeName, ti: t, ext: e, res: owner.res, resLoc: owner.resLoc, loc: base.child(name, -1, elem)})
 	}
 	n := max(len(vals), len(exts))
 	for i := range n {
@@ -191,7 +201,7 @@ func appendProperty(out []Value, obj map[string]any, name, extName string, t *ty
 		if item == nil && e == nil {
 			continue
 		}
-		out = append(out, Value{Node: item, Type: typeName, ti: t, ext: e, res: res})
+		out = append(out, Value{Node: item, Type: typeName, ti: t, ext: e, res: owner.res, resLoc: owner.resLoc, loc: base.child(name, i, elem)})
 	}
 	return out
 }
@@ -505,10 +515,14 @@ func (n *extensionNode) eval(_ *evalCtx, focus []Value) ([]Value, error) {
 			obj, _ = v.Node.(map[string]any)
 		}
 		list, _ := obj["extension"].([]any)
-		for _, x := range list {
+		var elem *field
+		if v.ti != nil {
+			elem = v.ti.fields["extension"]
+		}
+		for i, x := range list {
 			e, ok := x.(map[string]any)
 			if ok && e["url"] == n.url {
-				out = append(out, Value{Node: e, Type: ext.name, ti: ext, res: v.res})
+				out = append(out, Value{Node: e, Type: ext.name, ti: ext, res: v.res, resLoc: v.resLoc, loc: v.childBase().child("extension", i, elem)})
 			}
 		}
 	}

@@ -40,6 +40,12 @@ type field struct {
 	// choices are the JSON properties of a choice element value[x], with
 	// their types, in the order the model lists them.
 	choices []choice
+	// list marks a repeating element (max cardinality above 1): its JSON
+	// property holds an array.
+	list bool
+	// choiceOf, for a choice element's typed property (valueQuantity), is
+	// the choice element itself (value).
+	choiceOf *field
 }
 
 type choice struct {
@@ -122,7 +128,7 @@ func buildModel() *model {
 		for _, t := range b.byMessage {
 			if t.primitive {
 				t.fields["id"] = &field{name: "id", extName: "_id", typ: str}
-				t.fields["extension"] = &field{name: "extension", extName: "_extension", typ: ext}
+				t.fields["extension"] = &field{name: "extension", extName: "_extension", typ: ext, list: true}
 			}
 		}
 	}
@@ -209,7 +215,7 @@ func (b *builder) typeOf(md protoreflect.MessageDescriptor) *typeInfo {
 			// has only the string.
 			continue
 		}
-		f := &field{name: fd.JSONName(), extName: "_" + fd.JSONName()}
+		f := &field{name: fd.JSONName(), extName: "_" + fd.JSONName(), list: fd.IsList()}
 		switch {
 		case sub.FullName() == b.contained || sub.FullName() == anyFullName:
 			f.resource = true
@@ -220,7 +226,7 @@ func (b *builder) typeOf(md protoreflect.MessageDescriptor) *typeInfo {
 				ct := b.typeOf(c.Message())
 				cname := f.name + upperFirst(c.JSONName())
 				f.choices = append(f.choices, choice{name: cname, extName: "_" + cname, typ: ct})
-				t.fields[cname] = &field{name: cname, extName: "_" + cname, typ: ct}
+				t.fields[cname] = &field{name: cname, extName: "_" + cname, typ: ct, choiceOf: f}
 			}
 		default:
 			f.typ = b.typeOf(sub)

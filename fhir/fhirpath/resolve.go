@@ -19,7 +19,7 @@ func resolve(v Value) (Value, bool) {
 		return Value{}, false
 	}
 	if ref[0] == '#' {
-		return containedResource(v.res, ref[1:])
+		return containedResource(v.res, v.resLoc, ref[1:])
 	}
 	typ, id, ok := refTarget(ref)
 	if !ok {
@@ -37,7 +37,7 @@ func resolvedType(v Value) (string, bool) {
 		return "", false
 	}
 	if ref[0] == '#' {
-		r, ok := containedResource(v.res, ref[1:])
+		r, ok := containedResource(v.res, nil, ref[1:])
 		return r.Type, ok
 	}
 	typ, _, ok := refTarget(ref)
@@ -113,14 +113,16 @@ func refTarget(ref string) (typ, id string, ok bool) {
 	return typ, id, true
 }
 
-func containedResource(res map[string]any, id string) (Value, bool) {
+// containedResource finds the resource of the given id contained in res,
+// which is at resLoc.
+func containedResource(res map[string]any, resLoc *location, id string) (Value, bool) {
 	if id == "" {
 		return Value{}, false
 	}
 	list, _ := res["contained"].([]any)
-	for _, x := range list {
+	for i, x := range list {
 		if c, ok := x.(map[string]any); ok && c["id"] == id {
-			return rootValue(c), true
+			return rootValue(c, resLoc.child("contained", i, r4().types["DomainResource"].fields["contained"])), true
 		}
 	}
 	return Value{}, false

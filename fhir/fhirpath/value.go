@@ -26,6 +26,11 @@ type Value struct {
 	ti  *typeInfo      // the model's view of Type, for navigation; nil for System values
 	ext map[string]any // for a FHIR primitive: its "_name" element (id, extension)
 	res map[string]any // the resource this item belongs to, for resolve("#id")
+
+	// loc is where the item sits in the evaluated resource, and resLoc
+	// where res does; both nil unless EvaluateLocated asked for them, and
+	// loc nil for values the expression computed.
+	loc, resLoc *location
 }
 
 // System type names.

@@ -11,6 +11,10 @@
 //		// 400 (or 422), perr.Op and perr.Path locate the problem
 //	}
 //
+// ApplyOps takes the same operations built in code (a []Op) instead of a
+// JSON document; fhir/fhirpatch uses it to apply FHIRPath Patch with the
+// same byte-preserving engine.
+//
 // All six operations are supported (add, remove, replace, move, copy, test)
 // with RFC 6901 JSON Pointers, including the ~0 / ~1 escapes and the "-"
 // index that appends to an array.

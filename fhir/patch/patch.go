@@ -21,6 +21,53 @@ func Apply(doc, patch []byte) ([]byte, error) {
 	if perr != nil {
 		return nil, perr
 	}
+	return apply(doc, ops)
+}
+
+// Op is one JSON Patch operation, for callers that build a patch in code
+// rather than parse one from JSON (see ApplyOps).
+type Op struct {
+	Op    string // add, remove, replace, move, copy or test
+	Path  string // JSON Pointer
+	From  string // JSON Pointer; move and copy only
+	Value []byte // JSON; add, replace and test only
+}
+
+// ApplyOps is Apply for a patch given as operations; the same checks apply
+// and the same errors are returned, with Op the index in ops.
+func ApplyOps(doc []byte, ops []Op) ([]byte, error) {
+	parsed := make([]operation, len(ops))
+	for i, o := range ops {
+		op := &parsed[i]
+		op.index = i
+		if !knownOp(o.Op) {
+			return nil, op.fail(ErrInvalidPatch, "", "unknown op %q", o.Op)
+		}
+		op.name = o.Op
+		if err := op.setPath(o.Path); err != nil {
+			return nil, err
+		}
+		switch op.name {
+		case "add", "replace", "test":
+			var v bytes.Buffer
+			if err := json.Compact(&v, o.Value); err != nil {
+				return nil, op.fail(ErrInvalidPatch, o.Path, `"value" is not valid JSON`)
+			}
+			op.value = v.Bytes()
+		case "move", "copy":
+			if err := op.setFrom(o.From); err != nil {
+				return nil, err
+			}
+		}
+		if err := op.check(); err != nil {
+			return nil, err
+		}
+	}
+	return apply(doc, parsed)
+}
+
+// apply applies parsed operations to doc.
+func apply(doc []byte, ops []operation) ([]byte, error) {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, doc); err != nil {
 		return nil, &Error{Op: -1, Msg: "document is not valid JSON", Err: ErrInvalidDocument}
@@ -105,15 +152,13 @@ func parseOperation(i int, e *node, op *operation) *Error {
 	if !ok {
 		return op.fail(ErrInvalidPatch, "", `missing "op"`)
 	}
-	switch name {
-	case "add", "remove", "replace", "move", "copy", "test":
-		op.name = name
-	default:
+	if !knownOp(name) {
 		if len(name) > 40 {
 			name = name[:40] + "…"
 		}
 		return op.fail(ErrInvalidPatch, "", "unknown op %q (want add, remove, replace, move, copy or test)", name)
 	}
+	op.name = name
 
 	path, ok, err := str("path")
 	if err != nil {
@@ -122,8 +167,7 @@ func parseOperation(i int, e *node, op *operation) *Error {
 	if !ok {
 		return op.fail(ErrInvalidPatch, "", `missing "path"`)
 	}
-	op.rawPath = path
-	if op.path, err = pointerOf(op, path); err != nil {
+	if err := op.setPath(path); err != nil {
 		return err
 	}
 
@@ -142,17 +186,43 @@ func parseOperation(i int, e *node, op *operation) *Error {
 		if !ok {
 			return op.fail(ErrInvalidPatch, path, `missing "from"`)
 		}
-		op.rawFrom = from
-		if op.from, err = pointerOf(op, from); err != nil {
+		if err := op.setFrom(from); err != nil {
 			return err
 		}
-		if op.name == "move" && op.from.isProperPrefixOf(op.path) {
-			return op.fail(ErrInvalidPatch, path, "cannot move %s into its own child %s", displayPointer(from), path)
-		}
-	case "remove":
-		if len(op.path) == 0 {
-			return op.fail(ErrInvalidPatch, path, "cannot remove the whole document")
-		}
+	}
+	return op.check()
+}
+
+func knownOp(name string) bool {
+	switch name {
+	case "add", "remove", "replace", "move", "copy", "test":
+		return true
+	}
+	return false
+}
+
+// setPath parses s as op's "path".
+func (op *operation) setPath(s string) *Error {
+	p, err := pointerOf(op, s)
+	op.rawPath, op.path = s, p
+	return err
+}
+
+// setFrom parses s as op's "from".
+func (op *operation) setFrom(s string) *Error {
+	p, err := pointerOf(op, s)
+	op.rawFrom, op.from = s, p
+	return err
+}
+
+// check rejects what no document could make valid: moving a location into
+// its own child and removing the whole document.
+func (op *operation) check() *Error {
+	switch {
+	case op.name == "move" && op.from.isProperPrefixOf(op.path):
+		return op.fail(ErrInvalidPatch, op.rawPath, "cannot move %s into its own child %s", displayPointer(op.rawFrom), op.rawPath)
+	case op.name == "remove" && len(op.path) == 0:
+		return op.fail(ErrInvalidPatch, op.rawPath, "cannot remove the whole document")
 	}
 	return nil
 }

@@ -93,6 +93,9 @@ var routes = []route{
 	{http.MethodDelete, "/:type/:id", "delete", conformance.LevelInstance, (*API).delete, nil},
 	{http.MethodGet, "/:type/:id/_history", "history-instance", conformance.LevelInstance, (*API).historyInstance, nil},
 	{http.MethodGet, "/:type/:id/$everything", "", conformance.LevelInstance, (*API).everything, everythingOp},
+	{http.MethodPost, "/:type/$validate", "", conformance.LevelType, (*API).validate, validateOp},
+	{http.MethodPost, "/:type/:id/$validate", "", conformance.LevelInstance, (*API).validate, validateOp},
+	{http.MethodGet, "/:type/:id/$validate", "", conformance.LevelInstance, (*API).validate, validateOp},
 }
 
 // New builds the API over svc.
@@ -103,7 +106,7 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 	ops := map[string][]conformance.Operation{}
 	for _, r := range routes {
 		if r.operation != nil {
-			ops[r.operation.typ] = append(ops[r.operation.typ], r.operation.op)
+			addOperation(ops, r.operation)
 			continue
 		}
 		caps = append(caps, conformance.Interaction{Code: r.interaction, Level: r.level})
@@ -113,7 +116,7 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		Software:     cfg.Software,
 		Date:         cfg.Started,
 		Interactions: caps,
-		PatchFormats: []string{mimeJSONPatch},
+		PatchFormats: []string{mimeJSONPatch, mimeFHIRJSON},
 		SearchParams: searchParams(svc.Registry),
 		Operations:   ops,
 		Compartments: compartments(svc.Registry),

@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bytes"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -145,18 +147,31 @@ func (a *API) patch(c echo.Context) error {
 	if err := fhir.CheckType(typ); err != nil {
 		return err
 	}
-	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeJSONPatch)
+	body, err := readBody(c, a.cfg.MaxBodyBytes, mimeJSONPatch, mimeFHIRJSON, mimeJSON)
 	if err != nil {
 		return err
 	}
-	if c.Request().Header.Get("Content-Type") == "" {
-		return outcome.New(outcome.KindUnsupportedMediaType, "PATCH needs Content-Type %s", mimeJSONPatch)
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type")) // readBody checked it
+	var res fhir.Result
+	switch {
+	case mt == "":
+		return outcome.New(outcome.KindUnsupportedMediaType, "PATCH needs a Content-Type: %s for JSON Patch, %s for FHIRPath Patch", mimeJSONPatch, mimeFHIRJSON)
+	case mt == mimeJSONPatch, mt == mimeJSON && isJSONArray(body):
+		res, err = a.svc.Patch(c.Request().Context(), typ, id, body, pre)
+	default:
+		res, err = a.svc.FHIRPathPatch(c.Request().Context(), typ, id, body, pre)
 	}
-	res, err := a.svc.Patch(c.Request().Context(), typ, id, body, pre)
 	if err != nil {
 		return err
 	}
 	return a.writeWrite(c, http.StatusOK, res)
+}
+
+// isJSONArray reports whether body starts like a JSON array: a JSON Patch
+// sent as plain application/json, where a FHIRPath Patch is an object.
+func isJSONArray(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && b[0] == '['
 }
 
 func (a *API) delete(c echo.Context) error {

@@ -296,7 +296,7 @@ func TestJSONPatch(t *testing.T) {
 	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`[{"op":"replace","path":"/birthDate","value":"not a date"}]`), ct...), 400, "")
 	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`[{"op":"remove","path":"/id"}]`), ct...), 400, "invalid")
 	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`{"op":"bogus"}`), ct...), 400, "invalid")
-	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`[]`), "Content-Type", "application/fhir+json"), 415, "not-supported")
+	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`[]`), "Content-Type", "application/xml"), 415, "not-supported")
 	outcomeOf(t, e.do("PATCH", "/Patient/p1", []byte(`[{"op":"replace","path":"/active","value":true}]`), append(ct, "If-Match", `W/"1"`)...), 412, "conflict")
 	outcomeOf(t, e.do("PATCH", "/Patient/zz", []byte(`[]`), ct...), 404, "not-found")
 	if v, _ := meta(t, e.must(200, "GET", "/Patient/p1", nil).json(t)); v != "2" {
