@@ -3,6 +3,8 @@
 //	telefhir serve     run the server (embedded store and NATS by default)
 //	telefhir migrate   apply the store's schema migrations and exit
 //	telefhir synth     generate synthetic patients and vital signs, to files or a store
+//	telefhir token     mint a bearer token for a dev user (curl, scripts)
+//	telefhir clients   list, add and remove registered OAuth clients
 //	telefhir version   print the version
 package main
 
@@ -48,6 +50,8 @@ func commands() []command {
 		{"serve", "run the FHIR server", runServe},
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
+		{"token", "mint a bearer token for a dev user, for curl and scripts", runToken},
+		{"clients", "list, add and remove registered OAuth clients (list|add|remove)", runClients},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, buildVersion())
 			return err
