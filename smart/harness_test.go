@@ -2,6 +2,7 @@ package smart_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -339,3 +340,39 @@ var publicApp = oauthstore.Client{
 }
 
 func ctxT(t *testing.T) context.Context { return t.Context() }
+
+// mint is a token for a dev user, as `telefhir token` makes it.
+func (h *harness) mint(t *testing.T, user, scopes string) string {
+	t.Helper()
+	u, ok := identity.NewDev("x").User(user)
+	if !ok {
+		t.Fatalf("no dev user %q", user)
+	}
+	tok, err := smart.Mint(t.Context(), h.store, u, scopes, "", "", time.Hour, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// postJSON posts a JSON body with a bearer token and decodes the answer.
+func (h *harness) postJSON(t *testing.T, path, token, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, h.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res, out
+}
+
+func basicAuth(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
