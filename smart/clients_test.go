@@ -92,6 +92,7 @@ func assertionParams(a string) url.Values {
 
 // TestSymmetricClient: a confidential client authenticates with HTTP Basic.
 func TestSymmetricClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	secret := client.NewSecret()
 	cl := publicApp
@@ -135,6 +136,7 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 // TestAsymmetricClient: private_key_jwt with RS384 from an inline JWKS
 // and ES384 from a JWKS URL, and every broken assertion refused.
 func TestAsymmetricClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	rsaKey := newRSAKey(t, "rsa-1")
 	ecKey := newECKey(t, "ec-1")
@@ -223,6 +225,7 @@ func withForm(v url.Values, kv ...string) url.Values {
 // TestBackendServices: client_credentials with a signed assertion gives a
 // short-lived system token and no refresh token.
 func TestBackendServices(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	key := newRSAKey(t, "svc-1")
 	svc := h.register(t, oauthstore.Client{ID: "backend", Kind: oauthstore.Asymmetric, JWKS: jwks(t, key), Scope: "system/Patient.rs system/Observation.cruds"})

@@ -15,6 +15,7 @@ import (
 // TestTokenFailures: every way a code exchange can be wrong is a 400
 // invalid_grant (or the specific RFC 6749 error), and a code is single use.
 func TestTokenFailures(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := h.register(t, publicApp)
 	cfg := h.oauthConfig(cl, "", "openid", "fhirUser", "patient/Patient.rs")
@@ -97,6 +98,7 @@ func TestTokenFailures(t *testing.T) {
 // page and never a redirect; every other problem redirects back with
 // error, error_description and state.
 func TestAuthorizeFailures(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := h.register(t, publicApp)
 	f := h.newFlow(t, h.oauthConfig(cl, "", "patient/Patient.rs"))

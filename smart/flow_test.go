@@ -15,6 +15,7 @@ import (
 // practitioner picking the patient; then the token reads FHIR, the
 // id_token verifies with go-oidc, and the refresh token rotates.
 func TestStandalonePublic(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := h.register(t, publicApp)
 	cfg := h.oauthConfig(cl, "", "launch/patient", "openid", "fhirUser", "offline_access", "patient/Patient.rs", "patient/Observation.rs")

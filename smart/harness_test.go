@@ -70,6 +70,28 @@ type harnessOptions struct {
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
+	return newHarnessWith(t, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func newHarnessLogged(t *testing.T, log *slog.Logger) *harness {
+	t.Helper()
+	return newHarnessWith(t, harnessOptions{}, log)
+}
+
+// syncWriter serialises writes of concurrent handlers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func newHarnessWith(t *testing.T, o harnessOptions, log *slog.Logger) *harness {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
@@ -91,7 +113,6 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	svc := &fhir.Service{Store: st, Registry: reg}
 	ost := sqlitestore.New(st)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := smart.Config{
 		BaseURL: base, Store: ost, FHIR: svc, Now: clk.Now, Logger: log,
 		TokenRate: o.tokenRate, TokenBurst: o.tokenBurst,
@@ -376,3 +397,7 @@ func (h *harness) postJSON(t *testing.T, path, token, body string) (*http.Respon
 func basicAuth(id, secret string) string {
 	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
+
+func fhirPre() fhir.Preconditions { return fhir.Preconditions{} }
+
+func bearerHeader(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }

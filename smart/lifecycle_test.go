@@ -18,6 +18,7 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 // TestRefreshRotationAndReuse: refresh tokens rotate; presenting a
 // rotated one revokes every token of the authorization.
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := h.register(t, publicApp)
 	cfg := h.oauthConfig(cl, "", "offline_access", "patient/Patient.rs", "patient/Observation.rs")
@@ -62,6 +63,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 // context and everything else with active:false only; revoked access
 // tokens get 401 on FHIR and revoked refresh tokens 400.
 func TestIntrospectAndRevoke(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	secret := client.NewSecret()
 	cl := publicApp
@@ -116,6 +118,7 @@ func TestIntrospectAndRevoke(t *testing.T) {
 // app's authorization with it carries patient and encounter into the
 // token, and only the launching user may complete it.
 func TestEHRLaunch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := publicApp
 	cl.LaunchURL = "http://localhost:9999/launch"
@@ -161,6 +164,7 @@ func TestEHRLaunch(t *testing.T) {
 // TestConsentNarrowing: what the user unticks, the permissions they take
 // away and the categories they pick shape the granted scope.
 func TestConsentNarrowing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	cl := h.register(t, publicApp)
 	cfg := h.oauthConfig(cl, "", "offline_access", "patient/Patient.read", "patient/Observation.rs", "patient/Condition.rs", "patient/Encounter.cruds")

@@ -127,7 +127,12 @@ func (u *Upstream) mapClaims(sub string, claims map[string]any) (User, error) {
 	}
 	user.Role = role
 	for _, p := range strs(claims[u.cfg.PatientsClaim]) {
-		user.Patients = append(user.Patients, strings.TrimPrefix(fhirRef(p), "Patient/"))
+		if strings.Contains(p, "/") {
+			p = strings.TrimPrefix(fhirRef(p), "Patient/")
+		}
+		if p != "" {
+			user.Patients = append(user.Patients, p)
+		}
 	}
 	if role == access.RolePatient {
 		own, ok := strings.CutPrefix(user.FHIRUser, "Patient/")
