@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,14 +18,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/telefhir/telefhir/fhir"
-	"github.com/telefhir/telefhir/fhir/rest"
-	"github.com/telefhir/telefhir/fhir/search"
-	"github.com/telefhir/telefhir/fhir/store/sqlite"
-	"github.com/telefhir/telefhir/internal/server"
 	"github.com/telefhir/telefhir/smart"
 	"github.com/telefhir/telefhir/smart/identity"
 	"github.com/telefhir/telefhir/smart/oauthstore"
-	"github.com/telefhir/telefhir/smart/oauthstore/sqlitestore"
+	"github.com/telefhir/telefhir/smart/smarttest"
 )
 
 const devPassword = "dev-password-for-tests"
@@ -92,54 +87,12 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 func newHarnessWith(t *testing.T, o harnessOptions, log *slog.Logger) *harness {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := o.listener
-	if ts == nil {
-		ts = httptest.NewUnstartedServer(nil)
-	}
-	base := "http://" + ts.Listener.Addr().String()
-	reg, err := search.NewRegistry(search.Options{BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	svc := &fhir.Service{Store: st, Registry: reg}
-	ost := sqlitestore.New(st)
-	cfg := smart.Config{
-		BaseURL: base, Store: ost, FHIR: svc, Now: clk.Now, Logger: log,
+	s := smarttest.Start(t, smarttest.Options{
+		Upstream: o.upstream, DevPassword: devPassword, Listener: o.listener, Now: clk.Now, Logger: log,
 		TokenRate: o.tokenRate, TokenBurst: o.tokenBurst,
-	}
-	if cfg.TokenRate == 0 {
-		cfg.TokenRate, cfg.TokenBurst = 1000, 1000
-	}
-	if o.upstream != nil {
-		cfg.Upstream = o.upstream
-	} else {
-		cfg.Dev = identity.NewDev(devPassword)
-		if err := smart.SeedDev(ctx, svc, ost, devPassword, clk.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv, err := smart.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := server.New(server.Options{Service: svc, Logger: log, Auth: srv, REST: rest.Config{BaseURL: base, Security: srv.Security()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = e
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &harness{base: base, clock: clk, store: ost, svc: svc, srv: srv}
+	})
+	return &harness{base: s.Base, clock: clk, store: s.Store, svc: s.FHIR, srv: s.Auth}
 }
 
 // browser is an HTTP client with its own cookies that does not follow
