@@ -1,13 +1,17 @@
 package smart_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/telefhir/telefhir/smart"
 	"github.com/telefhir/telefhir/smart/identity"
+	"github.com/telefhir/telefhir/smart/smarttest"
 )
 
 // TestStandalonePublic: a public client's standalone launch with
@@ -80,5 +84,28 @@ func TestStandalonePublic(t *testing.T) {
 	}
 	if res, _ := h.fhirGet(t, "/Patient/"+identity.DevPatientID, next.AccessToken); res.StatusCode != 200 {
 		t.Fatalf("read with refreshed token: %d", res.StatusCode)
+	}
+}
+
+// TestDevAutoApprove: with the dev identity's auto-approve switch the
+// authorize request comes straight back with a code, as the chosen user,
+// the dev patient in context; the switch needs the dev identity.
+func TestDevAutoApprove(t *testing.T) {
+	t.Parallel()
+	s := smarttest.Start(t, smarttest.Options{DevPassword: devPassword, AutoApprove: "practitioner"})
+	h := &harness{base: s.Base, clock: &clock{t: time.Now()}, store: s.Store, svc: s.FHIR, srv: s.Auth}
+	cl := h.register(t, publicApp)
+	f := h.newFlow(t, h.oauthConfig(cl, "", "launch/patient", "openid", "fhirUser", "patient/Patient.rs"))
+	back := location(t, f.get(t, f.authURL()))
+	tok := f.exchange(t, back.Query().Get("code"))
+	if tok.Extra("patient") != identity.DevPatientID {
+		t.Fatalf("patient = %v", tok.Extra("patient"))
+	}
+	_, in := h.postForm(t, "/auth/introspect", url.Values{"token": {tok.AccessToken}}, bearerHeader(tok.AccessToken))
+	if in["sub"] != "practitioner" {
+		t.Fatalf("auto-approved as %v", in["sub"])
+	}
+	if _, err := smart.New(t.Context(), smart.Config{BaseURL: s.Base, Store: s.Store, FHIR: s.FHIR, Upstream: &identity.Upstream{}, AutoApprove: "practitioner"}); err == nil {
+		t.Fatal("auto-approve accepted without the dev identity")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 
@@ -98,6 +99,16 @@ func TestUpstreamOIDC(t *testing.T) {
 	tok := f.exchange(t, back.Query().Get("code"))
 	if tok.Extra("patient") != "p-42" {
 		t.Fatalf("patient = %v", tok.Extra("patient"))
+	}
+	// Our id_token, signed with our key, not the provider's.
+	p, err := oidc.NewProvider(t.Context(), h.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&oidc.Config{ClientID: cl.ID}).Verify(t.Context(), raw)
+	if err != nil || idt.Subject != "dr-who" || idt.Issuer != h.base {
+		t.Fatalf("id_token after an upstream login: %v %+v", err, idt)
 	}
 	_, in := h.postForm(t, "/auth/introspect", url.Values{"token": {tok.AccessToken}}, bearerHeader(tok.AccessToken))
 	if in["sub"] != "dr-who" || in["fhirUser"] != h.base+"/Practitioner/77" {

@@ -248,7 +248,7 @@ func (a *Authenticator) assertion(ctx context.Context, form url.Values) (oauthst
 	switch {
 	case !exp.After(now):
 		return oauthstore.Client{}, invalid("client_assertion has expired")
-	case exp.After(now.Add(MaxAssertionLifetime + time.Minute)): // a minute of clock skew
+	case exp.After(now.Add(MaxAssertionLifetime)):
 		return oauthstore.Client{}, invalid("client_assertion exp is more than 5 minutes ahead")
 	case cl.NotBefore != nil && time.Unix(int64(*cl.NotBefore), 0).After(now.Add(time.Minute)):
 		return oauthstore.Client{}, invalid("client_assertion is not valid yet (nbf)")

@@ -31,6 +31,8 @@ type Options struct {
 	// with DevPassword and its resources and clients are seeded.
 	Upstream    *identity.Upstream
 	DevPassword string
+	// AutoApprove is the dev identity's auto-approve user.
+	AutoApprove string
 	// Listener is the unstarted server to use, when its address must be
 	// known before (an upstream provider's callback URL).
 	Listener *httptest.Server
@@ -86,7 +88,7 @@ func Start(tb testing.TB, o Options) *Server {
 		TokenRate: o.TokenRate, TokenBurst: o.TokenBurst, Upstream: o.Upstream,
 	}
 	if o.Upstream == nil {
-		cfg.Dev = identity.NewDev(o.DevPassword)
+		cfg.Dev, cfg.AutoApprove = identity.NewDev(o.DevPassword), o.AutoApprove
 		if err := smart.SeedDev(ctx, svc, ost, o.DevPassword, o.Now()); err != nil {
 			tb.Fatal(err)
 		}
