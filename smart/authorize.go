@@ -199,7 +199,7 @@ func (s *Server) startSession(c echo.Context, u identity.User) error {
 		return err
 	}
 	c.SetCookie(&http.Cookie{
-		Name: sessionName, Value: secret, Path: "/auth/", HttpOnly: true, Secure: s.secure,
+		Name: sessionName, Value: secret, Path: s.cookiePath, HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionTTL.Seconds()),
 	})
 	return nil
@@ -362,7 +362,7 @@ func (s *Server) issueCode(c echo.Context, id string, req pendingRequest, grante
 		ClientID: req.ClientID, DevClient: cl.Dev, Subject: u.ID, Name: u.Name, FHIRUser: u.FHIRUser, Role: string(u.Role),
 		Scope: granted.String(), Nonce: req.Nonce,
 	}
-	if req.Launch != nil {
+	if req.Launch != nil && granted.Launch {
 		g.Patient, g.Encounter = req.Launch.Patient, req.Launch.Encounter
 	}
 	if patient != "" {

@@ -123,7 +123,7 @@ func (s *Server) patientOptions(ctx context.Context, u identity.User) ([]patient
 	if len(u.Patients) > 0 {
 		for _, id := range u.Patients {
 			name := id
-			if r, err := s.cfg.FHIR.Read(ctx, "Patient", id); err == nil {
+			if r, err := s.cfg.FHIR.Read(asServer(ctx, false), "Patient", id); err == nil {
 				name = patientName(r.Body, id)
 			}
 			out = append(out, patientOption{id, name})
@@ -133,7 +133,7 @@ func (s *Server) patientOptions(ctx context.Context, u identity.User) ([]patient
 	if u.Role != access.RolePractitioner && u.Role != access.RoleAdmin {
 		return nil, nil
 	}
-	res, err := s.cfg.FHIR.Search(ctx, fhir.SearchRequest{Type: "Patient", Params: url.Values{"_count": {"50"}}, DefaultCount: 50, MaxCount: 50})
+	res, err := s.cfg.FHIR.Search(asServer(ctx, false), fhir.SearchRequest{Type: "Patient", Params: url.Values{"_count": {"50"}}, DefaultCount: 50, MaxCount: 50})
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (s *Server) consent(c echo.Context) error {
 		case len(req.User.Patients) > 0 && !slices.Contains(req.User.Patients, patient):
 			problem = "You may not choose that patient."
 		default:
-			if r, err := s.cfg.FHIR.Read(ctx, "Patient", patient); err != nil || r.Deleted {
+			if r, err := s.cfg.FHIR.Read(asServer(ctx, false), "Patient", patient); err != nil || r.Deleted {
 				problem = "There is no patient with that id."
 			}
 		}

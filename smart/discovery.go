@@ -32,7 +32,6 @@ type smartConfiguration struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
-	ManagementEndpoint                string   `json:"management_endpoint,omitempty"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
@@ -46,7 +45,7 @@ func (s *Server) smartConfiguration(c echo.Context) error {
 	u := s.Endpoints()
 	return c.JSON(http.StatusOK, smartConfiguration{
 		Issuer: s.cfg.BaseURL, JWKSURI: u.JWKS, AuthorizationEndpoint: u.Authorize, TokenEndpoint: u.Token,
-		IntrospectionEndpoint: u.Introspect, RevocationEndpoint: u.Revoke, ManagementEndpoint: s.url(pathLauncher),
+		IntrospectionEndpoint: u.Introspect, RevocationEndpoint: u.Revoke,
 		GrantTypesSupported:               []string{"authorization_code", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "private_key_jwt"},
 		TokenEndpointAuthSigningAlgs:      []string{"RS384", "ES384"},
@@ -128,7 +127,7 @@ func (s *Server) Security() *conformance.Security {
 		CORS:        true,
 		Description: desc,
 		SMART: &conformance.OAuthURIs{
-			Authorize: u.Authorize, Token: u.Token, Introspect: u.Introspect, Revoke: u.Revoke, Manage: s.url(pathLauncher),
+			Authorize: u.Authorize, Token: u.Token, Introspect: u.Introspect, Revoke: u.Revoke,
 		},
 	}
 }

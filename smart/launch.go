@@ -90,7 +90,7 @@ func (s *Server) exists(ctx context.Context, typ, id string) error {
 	if fhir.CheckID(id) != nil {
 		return apiErr(http.StatusBadRequest, "invalid_request", typ+" id is not a valid FHIR id")
 	}
-	r, err := s.cfg.FHIR.Read(ctx, typ, id)
+	r, err := s.cfg.FHIR.Read(asServer(ctx, false), typ, id)
 	if err != nil || r.Deleted {
 		return apiErr(http.StatusBadRequest, "invalid_request", "there is no "+typ+" with that id")
 	}

@@ -153,6 +153,12 @@ func TestEHRLaunch(t *testing.T) {
 		t.Fatalf("fhirContext: %v", tok.Extra("fhirContext"))
 	}
 
+	// Without the launch scope the launch gives no context.
+	noLaunch := h.newFlow(t, h.oauthConfig(cl, "", "openid", "fhirUser", "user/Patient.rs"), oauth2.SetAuthURLParam("launch", launch))
+	if tok := noLaunch.exchange(t, noLaunch.code(t, "practitioner", 1, "")); tok.Extra("patient") != nil || tok.Extra("encounter") != nil {
+		t.Fatalf("context without the launch scope: %v %v", tok.Extra("patient"), tok.Extra("encounter"))
+	}
+
 	// Another user cannot complete the practitioner's launch.
 	g := h.newFlow(t, cfg, oauth2.SetAuthURLParam("launch", launch))
 	back := g.login(t, "admin")

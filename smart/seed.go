@@ -53,6 +53,7 @@ func DevClients(password string, now time.Time) []oauthstore.Client {
 // missing, and (re)registers the demo clients with the current dev
 // password.
 func SeedDev(ctx context.Context, svc *fhir.Service, st oauthstore.Store, password string, now time.Time) error {
+	ctx = asServer(ctx, true)
 	for _, r := range devResources {
 		_, err := svc.Read(ctx, r.typ, r.id)
 		if err == nil {

@@ -58,6 +58,9 @@ type Server struct {
 	clients *client.Authenticator
 	keys    *signer
 	secure  bool // cookies get Secure (https base URL)
+	// cookiePath scopes the login session cookie to the auth pages under
+	// the base URL's path.
+	cookiePath string
 }
 
 // Endpoint paths, relative to the base URL.
@@ -105,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.CodeTTL = min(cmp.Or(cfg.CodeTTL, 60*time.Second), 60*time.Second)
 	cfg.TokenRate = cmp.Or(cfg.TokenRate, 10)
 	cfg.TokenBurst = cmp.Or(cfg.TokenBurst, 40)
-	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), secure: u.Scheme == "https"}
+	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), secure: u.Scheme == "https", cookiePath: strings.TrimRight(u.Path, "/") + "/auth/"}
 	s.clients = &client.Authenticator{
 		Store: cfg.Store, TokenURL: s.url(pathToken), Now: s.now, HTTP: cfg.HTTP, Allow: s.allowClient,
 	}

@@ -239,6 +239,9 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if strings.TrimSpace(*sc) == "" {
 		errs = append(errs, errors.New("--scope is required"))
 	}
+	if c.OIDCIssuer != "" {
+		errs = append(errs, errors.New("telefhir token mints tokens for the dev identity's users; with TELEFHIR_OIDC_ISSUER set, get tokens through OAuth (Backend Services for scripts)"))
+	}
 	if *ttl <= 0 || *ttl > 24*time.Hour {
 		errs = append(errs, errors.New("--ttl must be positive and at most 24h"))
 	}

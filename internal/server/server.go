@@ -50,6 +50,10 @@ func New(o Options) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// The client address (the token endpoint's rate limit) is the peer's:
+	// X-Forwarded-For and X-Real-IP are not trusted, since any client can
+	// send them.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = rest.ErrorHandler(log)
 	e.Use(
 		middleware.RequestID(),
