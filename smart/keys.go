@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,22 +31,35 @@ const keyUseIDToken = "id_token"
 // loadSigner reads the id_token key, creating it on first start. Of nodes
 // starting together, the first to store its key wins and all use that.
 func loadSigner(ctx context.Context, st oauthstore.Store, now time.Time) (*signer, error) {
-	fresh, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("smart: generate signing key: %w", err)
+	k, err := st.Key(ctx, keyUseIDToken)
+	if errors.Is(err, oauthstore.ErrNotFound) {
+		k, err = createKey(ctx, st, now)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(fresh)
-	if err != nil {
-		return nil, fmt.Errorf("smart: encode signing key: %w", err)
-	}
-	kid, err := thumbprint(&fresh.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	k, err := st.EnsureKey(ctx, oauthstore.Key{Use: keyUseIDToken, ID: kid, Alg: string(jose.RS256), Private: der, CreatedAt: now})
 	if err != nil {
 		return nil, fmt.Errorf("smart: signing key: %w", err)
 	}
+	return newSigner(k)
+}
+
+// createKey generates an RSA key and stores it unless another node was
+// first.
+func createKey(ctx context.Context, st oauthstore.Store, now time.Time) (oauthstore.Key, error) {
+	fresh, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return oauthstore.Key{}, fmt.Errorf("generate: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(fresh)
+	if err != nil {
+		return oauthstore.Key{}, fmt.Errorf("encode: %w", err)
+	}
+	kid, err := thumbprint(&fresh.PublicKey)
+	if err != nil {
+		return oauthstore.Key{}, err
+	}
+	return st.EnsureKey(ctx, oauthstore.Key{Use: keyUseIDToken, ID: kid, Alg: string(jose.RS256), Private: der, CreatedAt: now})
+}
+
+func newSigner(k oauthstore.Key) (*signer, error) {
 	parsed, err := x509.ParsePKCS8PrivateKey(k.Private)
 	if err != nil {
 		return nil, fmt.Errorf("smart: stored signing key: %w", err)

@@ -166,6 +166,8 @@ type Store interface {
 	// when the pair was recorded before.
 	UseJTI(ctx context.Context, issuer, jti string, exp time.Time) error
 
+	// Key returns the key in slot use; ErrNotFound when it is empty.
+	Key(ctx context.Context, use string) (Key, error)
 	// EnsureKey stores k when its slot (k.Use) is empty and returns the key
 	// in the slot, so concurrent nodes all end up with the same key.
 	EnsureKey(ctx context.Context, k Key) (Key, error)

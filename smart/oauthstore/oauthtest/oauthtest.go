@@ -291,6 +291,9 @@ func testJTI(t *testing.T, s oauthstore.Store) {
 
 func testEnsureKey(t *testing.T, s oauthstore.Store) {
 	ctx := t.Context()
+	if _, err := s.Key(ctx, "id_token"); !errors.Is(err, oauthstore.ErrNotFound) {
+		t.Fatalf("key of an empty slot: %v", err)
+	}
 	k1 := oauthstore.Key{Use: "id_token", ID: "kid-1", Alg: "RS256", Private: []byte{1, 2, 3}, CreatedAt: t0}
 	got, err := s.EnsureKey(ctx, k1)
 	must(t, err)
@@ -301,6 +304,9 @@ func testEnsureKey(t *testing.T, s oauthstore.Store) {
 	must(t, err)
 	if got.ID != "kid-1" {
 		t.Fatalf("second EnsureKey replaced the key: %+v", got)
+	}
+	if k, err := s.Key(ctx, "id_token"); err != nil || k.ID != "kid-1" || !bytes.Equal(k.Private, k1.Private) || !k.CreatedAt.Equal(t0) {
+		t.Fatalf("Key: %+v %v", k, err)
 	}
 	// Concurrent nodes agree on one key.
 	var wg sync.WaitGroup

@@ -265,6 +265,21 @@ func (s *Store) UseJTI(ctx context.Context, issuer, jti string, exp time.Time) e
 	return nil
 }
 
+// Key implements oauthstore.Store.
+func (s *Store) Key(ctx context.Context, use string) (oauthstore.Key, error) {
+	k := oauthstore.Key{Use: use}
+	err := s.pool.QueryRow(ctx, `SELECT kid, alg, private, created_at FROM oauth_key WHERE use = $1`, use).
+		Scan(&k.ID, &k.Alg, &k.Private, &k.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return oauthstore.Key{}, fmt.Errorf("pgstore: key: %w", oauthstore.ErrNotFound)
+	}
+	if err != nil {
+		return oauthstore.Key{}, fmt.Errorf("pgstore: key: %w", err)
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	return k, nil
+}
+
 // EnsureKey implements oauthstore.Store.
 func (s *Store) EnsureKey(ctx context.Context, k oauthstore.Key) (oauthstore.Key, error) {
 	out := oauthstore.Key{Use: k.Use}

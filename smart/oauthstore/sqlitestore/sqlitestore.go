@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -18,6 +19,12 @@ import (
 // Store implements oauthstore.Store over an embedded SQLite store.
 type Store struct {
 	w, r *sql.DB
+
+	// tokenStmt is the token lookup every FHIR request makes, prepared
+	// once on the read pool.
+	tokenOnce sync.Once
+	tokenStmt *sql.Stmt
+	tokenErr  error
 }
 
 var _ oauthstore.Store = (*Store)(nil)
@@ -218,8 +225,14 @@ func (s *Store) Token(ctx context.Context, hash string) (oauthstore.Token, error
 	t := oauthstore.Token{Hash: hash}
 	var kind string
 	var iat, exp int64
-	err := s.r.QueryRowContext(ctx, `SELECT kind, family, client_id, data, issued_at, expires_at, revoked, used FROM oauth_token WHERE hash = ?1`, hash).
-		Scan(&kind, &t.Family, &t.ClientID, &t.Data, &iat, &exp, &t.Revoked, &t.Used)
+	s.tokenOnce.Do(func() {
+		s.tokenStmt, s.tokenErr = s.r.PrepareContext(context.WithoutCancel(ctx),
+			`SELECT kind, family, client_id, data, issued_at, expires_at, revoked, used FROM oauth_token WHERE hash = ?1`)
+	})
+	if s.tokenErr != nil {
+		return oauthstore.Token{}, fmt.Errorf("sqlitestore: token: %w", s.tokenErr)
+	}
+	err := s.tokenStmt.QueryRowContext(ctx, hash).Scan(&kind, &t.Family, &t.ClientID, &t.Data, &iat, &exp, &t.Revoked, &t.Used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return oauthstore.Token{}, fmt.Errorf("sqlitestore: token: %w", oauthstore.ErrNotFound)
 	}
@@ -296,6 +309,22 @@ func (s *Store) UseJTI(ctx context.Context, issuer, jti string, exp time.Time) e
 		return fmt.Errorf("sqlitestore: jti: %w", err)
 	}
 	return nil
+}
+
+// Key implements oauthstore.Store.
+func (s *Store) Key(ctx context.Context, use string) (oauthstore.Key, error) {
+	k := oauthstore.Key{Use: use}
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT kid, alg, private, created_at FROM oauth_key WHERE use = ?1`, use).
+		Scan(&k.ID, &k.Alg, &k.Private, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return oauthstore.Key{}, fmt.Errorf("sqlitestore: key: %w", oauthstore.ErrNotFound)
+	}
+	if err != nil {
+		return oauthstore.Key{}, fmt.Errorf("sqlitestore: key: %w", err)
+	}
+	k.CreatedAt = fromMS(created)
+	return k, nil
 }
 
 // EnsureKey implements oauthstore.Store.
