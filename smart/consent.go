@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/telefhir/telefhir/fhir"
+	"github.com/telefhir/telefhir/fhir/resource"
 	"github.com/telefhir/telefhir/smart/access"
 	"github.com/telefhir/telefhir/smart/identity"
 	"github.com/telefhir/telefhir/smart/scope"
@@ -241,9 +243,21 @@ func (s *Server) consent(c echo.Context) error {
 	return s.issueCode(c, id, req, granted, patient)
 }
 
+// typesOf reads the consent form's list of resource types (comma or space
+// separated), keeping R4 types only, each once.
+func typesOf(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if resource.IsType(f) && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // narrowByForm keeps what the consent form left ticked: resource scopes
-// (s<i>), their permissions (p<i>), category sub-scopes (cat<i>) and
-// offline/online access.
+// (s<i>), their permissions (p<i>), the types a wildcard scope is limited
+// to (types<i>), category sub-scopes (cat<i>) and offline/online access.
 func narrowByForm(offered scope.Set, form url.Values) scope.Set {
 	out := offered
 	out.Resources = nil
@@ -269,6 +283,19 @@ func narrowByForm(offered scope.Set, form url.Values) scope.Set {
 		kept := r
 		kept.Perms = p
 		kept.V1 = r.V1 && p == r.Perms
+		if r.Type == "*" {
+			if types := typesOf(form.Get("types" + n)); len(types) > 0 {
+				for _, typ := range types {
+					one := kept
+					one.Type = typ
+					out.Resources = append(out.Resources, one)
+				}
+				continue
+			}
+			if strings.TrimSpace(form.Get("types"+n)) != "" {
+				continue // only unknown names: nothing of this scope is granted
+			}
+		}
 		cats := form["cat"+n]
 		if len(cats) == 0 || len(r.Filter) > 0 {
 			out.Resources = append(out.Resources, kept)

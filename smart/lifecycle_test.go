@@ -190,4 +190,14 @@ func TestConsentNarrowing(t *testing.T) {
 	if tok.Extra("scope") != want || tok.RefreshToken != "" {
 		t.Fatalf("scope %q (refresh %q), want %q", tok.Extra("scope"), tok.RefreshToken, want)
 	}
+
+	// A wildcard scope limited to some types; unknown names are dropped.
+	g := h.newFlow(t, h.oauthConfig(cl, "", "patient/*.rs", "user/*.read"))
+	back = g.consent(t, g.login(t, "practitioner"), url.Values{
+		"s0": {"on"}, "p0": {"r", "s"}, "types0": {"Patient, Observation,Unicorn"},
+		"s1": {"on"}, "p1": {"r", "s"}, "types1": {"Unicorn"},
+	})
+	if got := g.exchange(t, back.Query().Get("code")).Extra("scope"); got != "patient/Patient.rs patient/Observation.rs" {
+		t.Fatalf("types narrowing: %q", got)
+	}
 }
