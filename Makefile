@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 DATA    ?= ./data
 
-.PHONY: help run test testrace test-examples lint bench bench-search build up down generate tidy
+.PHONY: help run test testrace test-examples test-launch lint bench bench-search build up down generate tidy
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ testrace: ## run every test with the race detector
 
 test-examples: ## run the R4 example round-trips over all 5,305 official examples (downloads the npm package once)
 	TELEFHIR_R4_EXAMPLES=$$(scripts/fetch-r4-examples.sh) $(GO) test -count=1 -run 'Example' ./fhir/fhirpath ./fhir/resource ./fhir/rest
+
+test-launch: ## SMART launches with fhirclient on Node.js and in headless Chromium (installs e2e/node_modules; needs Debian's chromium)
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error
+	$(GO) test -count=1 -v ./e2e
 
 lint: ## go vet and gofmt (golangci-lint when installed)
 	$(GO) vet $(PKGS)

@@ -69,6 +69,25 @@ type Options struct {
 	Conditional  Conditional
 	// Operations lists, per resource type, the operations registered.
 	Operations map[string][]Operation
+	// Security is rest.security; nil leaves it out.
+	Security *Security
+}
+
+// Security describes how the server secures its REST API
+// (CapabilityStatement.rest.security).
+type Security struct {
+	CORS bool
+	// Description is shown as security.description (e.g. that
+	// authorization is off).
+	Description string
+	// SMART, when set, declares the SMART-on-FHIR service and its OAuth
+	// endpoints (the oauth-uris extension).
+	SMART *OAuthURIs
+}
+
+// OAuthURIs are the endpoints of the oauth-uris extension.
+type OAuthURIs struct {
+	Authorize, Token, Introspect, Revoke, Manage string
 }
 
 // typeInteractions are the codes valid at type/instance level
@@ -107,6 +126,7 @@ type restResource struct {
 type rest struct {
 	Mode          string         `json:"mode"`
 	Documentation string         `json:"documentation,omitempty"`
+	Security      *security      `json:"security,omitempty"`
 	Resource      []restResource `json:"resource"`
 	Interaction   []code         `json:"interaction,omitempty"`
 	Compartment   []string       `json:"compartment,omitempty"`
@@ -201,6 +221,56 @@ func Build(o Options) ([]byte, error) {
 		})
 	}
 	r.Compartment = o.Compartments
+	r.Security = buildSecurity(o.Security)
 	cs.Rest = []rest{r}
 	return json.Marshal(cs)
+}
+
+type extension struct {
+	URL       string      `json:"url"`
+	ValueURI  string      `json:"valueUri,omitempty"`
+	Extension []extension `json:"extension,omitempty"`
+}
+
+type coding struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
+}
+
+type concept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type security struct {
+	Extension   []extension `json:"extension,omitempty"`
+	CORS        bool        `json:"cors"`
+	Service     []concept   `json:"service,omitempty"`
+	Description string      `json:"description,omitempty"`
+}
+
+// oauthURIsExtension is the SMART extension carrying the OAuth endpoints.
+const oauthURIsExtension = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+func buildSecurity(s *Security) *security {
+	if s == nil {
+		return nil
+	}
+	out := &security{CORS: s.CORS, Description: s.Description}
+	if u := s.SMART; u != nil {
+		ext := extension{URL: oauthURIsExtension}
+		for _, e := range []struct{ name, uri string }{
+			{"authorize", u.Authorize}, {"token", u.Token}, {"introspect", u.Introspect}, {"revoke", u.Revoke}, {"manage", u.Manage},
+		} {
+			if e.uri != "" {
+				ext.Extension = append(ext.Extension, extension{URL: e.name, ValueURI: e.uri})
+			}
+		}
+		out.Extension = []extension{ext}
+		out.Service = []concept{{
+			Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/restful-security-service", Code: "SMART-on-FHIR"}},
+			Text:   "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+		}}
+	}
+	return out
 }

@@ -31,6 +31,7 @@ type config struct {
 	TLSCert         string
 	TLSKey          string
 	ShutdownTimeout time.Duration
+	authConfig
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -58,7 +59,7 @@ func settings() []setting {
 			return nil
 		}
 	}
-	return []setting{
+	return append([]setting{
 		{"addr", "TELEFHIR_ADDR", "127.0.0.1:8080", "listen address (host:port)", str(func(c *config) *string { return &c.Addr })},
 		{"base-url", "TELEFHIR_BASE_URL", "", "public FHIR base URL (default: derived from --addr)", str(func(c *config) *string { return &c.BaseURL })},
 		{"data", "TELEFHIR_DATA_DIR", "./data", "directory of the embedded store and embedded NATS", str(func(c *config) *string { return &c.DataDir })},
@@ -84,7 +85,7 @@ func settings() []setting {
 			c.ShutdownTimeout = d
 			return nil
 		}},
-	}
+	}, authSettings()...)
 }
 
 // loadConfig parses args and the environment. Every malformed value and
@@ -197,6 +198,7 @@ func (c *config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
 	}
+	errs = append(errs, c.validateAuth()...)
 	return errors.Join(errs...)
 }
 

@@ -4,6 +4,8 @@
 //	telefhir migrate   apply the store's schema migrations and exit
 //	telefhir synth     generate synthetic patients and vital signs, to files or a store
 //	telefhir reindex   rebuild the search index after search-parameter definitions change
+//	telefhir token     mint a bearer token for a dev user (curl, scripts)
+//	telefhir clients   list, add and remove registered OAuth clients
 //	telefhir version   print the version
 package main
 
@@ -50,6 +52,8 @@ func commands() []command {
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
 		{"reindex", "rebuild the search index of stored resources with this build's search-parameter definitions", runReindex},
+		{"token", "mint a bearer token for a dev user, for curl and scripts", runToken},
+		{"clients", "list, add and remove registered OAuth clients (list|add|remove)", runClients},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, buildVersion())
 			return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 )
 
 // reindexShared are the shared settings reindex takes.
-var reindexShared = []string{"data", "database-url", "base-url"}
+var reindexShared = storeShared
 
 type reindexConfig struct {
 	*config
@@ -35,15 +34,11 @@ func loadReindexConfig(args []string, getenv func(string) string) (*reindexConfi
 	fs.IntVar(&rc.Batch, "batch", 500, "resources per transaction")
 	fs.IntVar(&rc.Writers, "writers", 2, "transactions at a time")
 	fs.DurationVar(&rc.Progress, "progress", 5*time.Second, "interval of the progress line")
-	shared := sharedFlags(fs, reindexShared)
-	if err := fs.Parse(args); err != nil {
+	var errs []error
+	c, err := loadToolConfig(fs, reindexShared, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	var errs []error
-	c, err := loadConfig("reindex", shared(), getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -56,6 +51,22 @@ func loadReindexConfig(args []string, getenv func(string) string) (*reindexConfi
 		return nil, err
 	}
 	return rc, nil
+}
+
+// checkBatching checks the --batch, --writers and --progress flags of the
+// commands that write a store in batches.
+func checkBatching(batch, writers int, progress time.Duration) []error {
+	var errs []error
+	if batch < 1 {
+		errs = append(errs, fmt.Errorf("--batch %d: want at least 1", batch))
+	}
+	if writers < 1 {
+		errs = append(errs, fmt.Errorf("--writers %d: want at least 1", writers))
+	}
+	if progress <= 0 {
+		errs = append(errs, fmt.Errorf("--progress %s: want a positive duration", progress))
+	}
+	return errs
 }
 
 // runReindex rebuilds the search index of the stored resources with the

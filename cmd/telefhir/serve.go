@@ -122,9 +122,15 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("search parameters: %w", err)
 	}
 	svc := &fhir.Service{Store: st, Registry: reg}
+	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
+	auth, security, err := buildAuth(ctx, c, st, svc, stdout)
+	if err != nil {
+		return err
+	}
 	e, err := server.New(server.Options{
 		Service: svc,
 		Logger:  log,
+		Auth:    auth,
 		REST: rest.Config{
 			BaseURL:      c.BaseURL,
 			MaxBodyBytes: c.MaxBody,
@@ -132,6 +138,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			MaxCount:     c.MaxCount,
 			Software:     conformance.Software{Name: "telefhir", Version: buildVersion()},
 			Started:      time.Now(),
+			Security:     security,
 		},
 	})
 	if err != nil {
@@ -146,10 +153,12 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("telefhir started", "version", buildVersion(), "addr", ln.Addr().String(), "base_url", c.BaseURL, "store", storeDesc, "events", natsDesc)
-	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
+	log.Info("telefhir started", "version", buildVersion(), "addr", ln.Addr().String(), "base_url", c.BaseURL, "store", storeDesc, "events", natsDesc, "auth", auth != nil)
 
 	g, gctx := errgroup.WithContext(ctx)
+	if auth != nil {
+		g.Go(func() error { auth.Janitor(gctx, 10*time.Minute); return nil })
+	}
 	g.Go(func() error {
 		var err error
 		if c.TLSCert != "" {

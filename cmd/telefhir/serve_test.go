@@ -12,21 +12,32 @@ import (
 
 // startServe runs `telefhir serve` in-process on a random port over dataDir
 // and returns its base URL and a stop function that waits for shutdown.
-func startServe(t *testing.T, dataDir string) (string, func()) {
+func startServe(t *testing.T, dataDir string, extra ...string) (string, func()) {
+	base, _, stop := startServeOutput(t, dataDir, extra...)
+	return base, stop
+}
+
+// startServeOutput is startServe that also returns what serve printed
+// up to its auth lines.
+func startServeOutput(t *testing.T, dataDir string, extra ...string) (string, string, func()) {
 	t.Helper()
-	t.Setenv("TELEFHIR_LOG_LEVEL", "warn")
+	t.Setenv("TELEFHIR_LOG_LEVEL", "error")
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--data", dataDir}, pw)
+		done <- runServe(ctx, append([]string{"--addr", "127.0.0.1:0", "--data", dataDir}, extra...), pw)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
 	base := ""
+	var out strings.Builder
 	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
 		if i := strings.Index(lines.Text(), "serving FHIR R4 at "); i >= 0 {
 			base = strings.TrimSpace(lines.Text()[i+len("serving FHIR R4 at "):])
+		}
+		if strings.Contains(lines.Text(), "a token for curl") || strings.Contains(lines.Text(), "auth:   OFF") {
 			break
 		}
 	}
@@ -35,7 +46,7 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 		t.Fatalf("serve did not print its base URL: %v", <-done)
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	return base, func() {
+	return base, out.String(), func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -48,43 +59,93 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 	}
 }
 
-// TestServeEmbeddedDefault starts the real server on the embedded default,
-// writes, restarts on the same data directory, and reads the write back.
+// do sends a request with an optional bearer token and returns the
+// status and body.
+func do(t *testing.T, method, u, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// mint runs `telefhir token` against dataDir.
+func mint(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	var out strings.Builder
+	if err := runToken(t.Context(), append([]string{"--data", dataDir}, args...), &out); err != nil {
+		t.Fatalf("telefhir token: %v", err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// TestServeEmbeddedDefault starts the real server on the embedded default
+// (authorization on, dev identity), writes with a token from `telefhir
+// token`, restarts on the same data directory, and reads the write back.
 func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
-	base, stop := startServe(t, dir)
+	base, out, stop := startServeOutput(t, dir)
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
 		t.Fatalf("base URL %q", base)
 	}
-	res, err := http.Get(base + "/metadata")
-	if err != nil {
-		t.Fatal(err)
+	for _, want := range []string{"DEV IDENTITY", "practitioner patient admin auditor", "demo-public", "demo-confidential", "telefhir token"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve output lacks %q:\n%s", want, out)
+		}
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("/metadata: %d", res.StatusCode)
+	code, body := do(t, "GET", base+"/metadata", "", "")
+	if code != 200 || !strings.Contains(body, "SMART-on-FHIR") || !strings.Contains(body, base+"/auth/token") {
+		t.Fatalf("/metadata: %d, no SMART security block", code)
 	}
-	req, _ := http.NewRequest("PUT", base+"/Patient/keep", strings.NewReader(`{"resourceType":"Patient","id":"keep"}`))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code, _ := do(t, "GET", base+"/.well-known/smart-configuration", "", ""); code != 200 {
+		t.Fatalf("smart-configuration: %d", code)
 	}
-	res.Body.Close()
-	if res.StatusCode != 201 {
-		t.Fatalf("PUT: %d", res.StatusCode)
+	// The dev users' resources exist, so fhirUser resolves.
+	tok := mint(t, dir, "--user", "practitioner", "--scope", "user/*.cruds")
+	if code, _ := do(t, "GET", base+"/Practitioner/dev-practitioner", tok, ""); code != 200 {
+		t.Fatalf("seeded practitioner: %d", code)
+	}
+	if code, _ := do(t, "PUT", base+"/Patient/keep", "", `{"resourceType":"Patient","id":"keep"}`); code != 401 {
+		t.Fatalf("PUT without a token: %d", code)
+	}
+	if code, _ := do(t, "PUT", base+"/Patient/keep", "not-a-token", `{"resourceType":"Patient","id":"keep"}`); code != 401 {
+		t.Fatalf("PUT with a bad token: %d", code)
+	}
+	if code, _ := do(t, "PUT", base+"/Patient/keep", tok, `{"resourceType":"Patient","id":"keep"}`); code != 201 {
+		t.Fatalf("PUT: %d", code)
 	}
 	stop()
 
 	base, stop = startServe(t, dir)
 	defer stop()
-	res, err = http.Get(base + "/Patient/keep")
-	if err != nil {
-		t.Fatal(err)
+	// The token and the write survive the restart.
+	if code, _ := do(t, "GET", base+"/Patient/keep", tok, ""); code != 200 {
+		t.Fatalf("after restart GET: %d", code)
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("after restart GET: %d", res.StatusCode)
+}
+
+// TestServeAuthOff: TELEFHIR_AUTH=off lets requests through and says so
+// at start and in /metadata.
+func TestServeAuthOff(t *testing.T) {
+	base, out, stop := startServeOutput(t, t.TempDir(), "--auth", "off")
+	defer stop()
+	if !strings.Contains(out, "auth:   OFF") {
+		t.Errorf("serve did not say authorization is off:\n%s", out)
+	}
+	code, body := do(t, "GET", base+"/metadata", "", "")
+	if code != 200 || !strings.Contains(body, "authorization is OFF") {
+		t.Fatalf("/metadata does not warn: %d", code)
+	}
+	if code, _ := do(t, "PUT", base+"/Patient/open", "", `{"resourceType":"Patient","id":"open"}`); code != 201 {
+		t.Fatalf("PUT with auth off: %d", code)
 	}
 }
 

@@ -39,46 +39,6 @@ type synthConfig struct {
 // address, NATS, TLS, logging) keep their defaults and TELEFHIR_* values.
 var synthShared = []string{"data", "database-url", "base-url"}
 
-// sharedFlags defines on fs the flags of the shared settings named, and
-// returns a function that, after fs.Parse, gives the ones set as
-// arguments for loadConfig, so that they read the same TELEFHIR_*
-// variables and are validated the same way as for serve.
-func sharedFlags(fs *flag.FlagSet, names []string) func() []string {
-	byFlag := make(map[string]setting)
-	for _, s := range settings() {
-		byFlag[s.flag] = s
-	}
-	for _, name := range names {
-		s := byFlag[name]
-		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
-	}
-	return func() []string {
-		var shared []string
-		fs.Visit(func(f *flag.Flag) {
-			if _, ok := byFlag[f.Name]; ok {
-				shared = append(shared, "--"+f.Name, f.Value.String())
-			}
-		})
-		return shared
-	}
-}
-
-// checkBatching checks the --batch, --writers and --progress flags of the
-// commands that write a store in batches.
-func checkBatching(batch, writers int, progress time.Duration) []error {
-	var errs []error
-	if batch < 1 {
-		errs = append(errs, fmt.Errorf("--batch %d: want at least 1", batch))
-	}
-	if writers < 1 {
-		errs = append(errs, fmt.Errorf("--writers %d: want at least 1", writers))
-	}
-	if progress <= 0 {
-		errs = append(errs, fmt.Errorf("--progress %s: want a positive duration", progress))
-	}
-	return errs
-}
-
 // loadSynthConfig parses synth's own flags and the shared settings it
 // takes; the shared ones go through loadConfig, so they read the same
 // TELEFHIR_* variables and are validated the same way as for serve.
@@ -93,15 +53,11 @@ func loadSynthConfig(args []string, getenv func(string) string) (*synthConfig, e
 	fs.IntVar(&sc.Batch, "batch", 500, "resources per store transaction")
 	fs.IntVar(&sc.Writers, "writers", 4, "concurrent store transactions")
 	fs.DurationVar(&sc.Progress, "progress", 5*time.Second, "interval of the progress line")
-	shared := sharedFlags(fs, synthShared)
-	if err := fs.Parse(args); err != nil {
+	var errs []error
+	c, err := loadToolConfig(fs, synthShared, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	var errs []error
-	c, err := loadConfig("synth", shared(), getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}

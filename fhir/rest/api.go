@@ -25,6 +25,9 @@ type Config struct {
 	Software conformance.Software
 	// Started is when the server started (CapabilityStatement.date).
 	Started time.Time
+	// Security is the CapabilityStatement's rest.security (SMART endpoints,
+	// or a warning that authorization is off); nil leaves it out.
+	Security *conformance.Security
 }
 
 func (c *Config) defaults() {
@@ -119,6 +122,7 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		PatchFormats: []string{mimeJSONPatch, mimeFHIRJSON},
 		SearchParams: searchParams(svc.Registry),
 		Operations:   ops,
+		Security:     cfg.Security,
 		Compartments: compartments(svc.Registry),
 		Conditional: conformance.Conditional{
 			Create: svc.Registry != nil, Update: svc.Registry != nil,

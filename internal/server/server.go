@@ -9,8 +9,10 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +21,8 @@ import (
 	"github.com/telefhir/telefhir/fhir"
 	"github.com/telefhir/telefhir/fhir/outcome"
 	"github.com/telefhir/telefhir/fhir/rest"
+	"github.com/telefhir/telefhir/smart"
+	"github.com/telefhir/telefhir/smart/access"
 )
 
 // Options are what the HTTP stack is built from.
@@ -26,6 +30,11 @@ type Options struct {
 	Service *fhir.Service
 	REST    rest.Config
 	Logger  *slog.Logger
+	// Auth is the SMART authorization server: its endpoints are served,
+	// and every FHIR route but /metadata needs one of its bearer tokens.
+	// Nil turns authorization off (TELEFHIR_AUTH=off, local experiments
+	// only).
+	Auth *smart.Server
 }
 
 // New returns the echo instance serving the FHIR API.
@@ -41,6 +50,10 @@ func New(o Options) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// The client address (the token endpoint's rate limit) is the peer's:
+	// X-Forwarded-For and X-Real-IP are not trusted, since any client can
+	// send them.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = rest.ErrorHandler(log)
 	e.Use(
 		middleware.RequestID(),
@@ -55,9 +68,67 @@ func New(o Options) (*echo.Echo, error) {
 			},
 		}),
 		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
+		// Browser apps call discovery, /metadata, the token endpoint and
+		// the FHIR API from their own origin: echo it. No cookies are
+		// involved (bearer tokens), so credentials stay disallowed.
+		middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOriginFunc: func(string) (bool, error) { return true, nil },
+			AllowMethods:    []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:    []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept, "If-Match", "If-None-Match", "If-None-Exist", "Prefer"},
+			ExposeHeaders:   []string{echo.HeaderLocation, "Content-Location", "ETag", echo.HeaderLastModified, echo.HeaderWWWAuthenticate},
+			MaxAge:          600,
+		}),
 	)
-	api.Register(e)
+	if o.Auth == nil {
+		api.Register(e)
+		return e, nil
+	}
+	o.Auth.Register(e)
+	api.Register(guarded{e, bearerAuth(o.Auth, o.REST.BaseURL)})
 	return e, nil
+}
+
+// guarded adds the bearer-token middleware to every FHIR route except
+// /metadata, which stays open (it tells clients where to get tokens).
+type guarded struct {
+	e    *echo.Echo
+	auth echo.MiddlewareFunc
+}
+
+func (g guarded) Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	if path != "/metadata" {
+		m = append([]echo.MiddlewareFunc{g.auth}, m...)
+	}
+	return g.e.Add(method, path, h, m...)
+}
+
+// bearerAuth puts the Grant of the request's bearer token on its context.
+// No token: 401 with WWW-Authenticate: Bearer realm; a bad, expired or
+// revoked token: 401 with error="invalid_token". The token is never
+// logged.
+func bearerAuth(a *smart.Server, realm string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			scheme, tok, _ := strings.Cut(h, " ")
+			tok = strings.TrimSpace(tok)
+			if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
+				return outcome.New(outcome.KindUnauthorized, "this request needs an OAuth bearer token (SMART App Launch); see %s/.well-known/smart-configuration", realm)
+			}
+			g, err := a.Authenticate(c.Request().Context(), tok)
+			if errors.Is(err, smart.ErrInvalidToken) {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+realm+`", error="invalid_token", error_description="the access token is invalid, expired or revoked"`)
+				return outcome.New(outcome.KindUnauthorized, "the access token is invalid, expired or revoked")
+			}
+			if err != nil {
+				return outcome.Internal(err)
+			}
+			req := c.Request()
+			c.SetRequest(req.WithContext(access.WithGrant(req.Context(), g)))
+			return next(c)
+		}
+	}
 }
 
 // accessLog logs one line per request: route template, status, size and
