@@ -82,6 +82,51 @@ func (r *Registry) Extract(typ string, res any) (*Index, error) {
 	return e.x, nil
 }
 
+// ExtractJSONFor is ExtractJSON limited to the parameters that where
+// tests (with their :identifier, :of-type and composite component rows):
+// enough for Eval of those clauses, at a fraction of the cost of a whole
+// index when a resource has many parameters.
+func (r *Registry) ExtractJSONFor(typ string, body []byte, where []Clause) (*Index, error) {
+	tp := r.defs.byType[typ]
+	if tp == nil {
+		return nil, outcome.Invalid("resourceType", "%q is not an R4 resource type", typ)
+	}
+	codes := map[string]bool{}
+	var visit func(ps []Predicate)
+	visit = func(ps []Predicate) {
+		for _, p := range ps {
+			visit(p.Composite)
+			code, _, _ := strings.Cut(p.Param, ":") // subject:identifier, code:of-type
+			code, _, _ = strings.Cut(code, "$")     // a composite's component
+			codes[code] = true
+		}
+	}
+	for _, c := range where {
+		visit(c.Or)
+	}
+	x := &Index{}
+	var res any
+	e := extractor{r: r, x: x}
+	for _, p := range tp.indexed {
+		if !codes[p.Code] {
+			continue
+		}
+		if res == nil {
+			var err error
+			if res, err = fhirpath.Decode(body); err != nil {
+				return nil, outcome.Wrap(outcome.KindStructure, err, "the resource is not valid JSON")
+			}
+			if obj, _ := res.(map[string]any); obj == nil || obj["resourceType"] != typ {
+				return nil, outcome.Invalid("resourceType", "the resource is not a %s", typ)
+			}
+		}
+		if err := e.extractParam(p, res); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
 type extractor struct {
 	r     *Registry
 	x     *Index

@@ -171,9 +171,11 @@ func (f *fixture) find(q search.Query) []string {
 // check compares the matches of q with want, in order.
 func (f *fixture) check(what string, q search.Query, want ...string) {
 	f.t.Helper()
-	if diff := cmp.Diff(want, f.find(q)); diff != "" {
+	got := f.find(q)
+	if diff := cmp.Diff(want, got); diff != "" {
 		f.t.Errorf("%s: Search(%s) (-want +got):\n%s", what, describe(q), diff)
 	}
+	f.checkEval(what, q, got)
 }
 
 // refs lists "Type/id" of ms, with a "+" before included resources.
