@@ -153,3 +153,27 @@ func only2[R any](rows []R, keep func(string) bool, name func(R) string) []R {
 	}
 	return out
 }
+
+func TestRootElements(t *testing.T) {
+	for _, tc := range []struct {
+		expr, typ string
+		want      []string
+	}{
+		{"Observation.subject.where(resolve() is Patient)", "Observation", []string{"contained", "subject"}},
+		{"Observation.code | Observation.component.code", "Observation", []string{"contained", "code", "component"}},
+		{"(Observation.value as Quantity) | (Observation.value as SampledData)", "Observation", []string{"contained", "value", "value"}},
+		{"Patient.link.other.where(resolve() is Patient)", "Patient", []string{"contained", "link"}},
+		{"Resource.meta.tag", "Patient", []string{"contained", "meta"}},
+		{"Observation.value.ofType(Observation)", "Observation", []string{"contained", "value"}},
+		{"Observation.extension('http://x/Observation.code').value", "Observation", []string{"contained", "extension"}},
+		{"Observation", "Observation", nil},                          // the resource itself
+		{"Observation.subject | %resource.code", "Observation", nil}, // a variable
+		{"subject", "Observation", nil},                              // not from the resource
+		{"Observation.", "Observation", nil},
+		{"Observation.`code`", "Observation", nil},
+	} {
+		if got := rootElements(tc.expr, tc.typ); !cmp.Equal(got, tc.want) {
+			t.Errorf("rootElements(%q) = %q, want %q", tc.expr, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -104,27 +105,93 @@ func (r *Registry) ExtractJSONFor(typ string, body []byte, where []Clause) (*Ind
 	for _, c := range where {
 		visit(c.Or)
 	}
-	x := &Index{}
-	var res any
-	e := extractor{r: r, x: x}
+	var params []*Param
+	roots := map[string]bool{}
+	whole := false
 	for _, p := range tp.indexed {
-		if !codes[p.Code] {
-			continue
-		}
-		if res == nil {
-			var err error
-			if res, err = fhirpath.Decode(body); err != nil {
-				return nil, outcome.Wrap(outcome.KindStructure, err, "the resource is not valid JSON")
-			}
-			if obj, _ := res.(map[string]any); obj == nil || obj["resourceType"] != typ {
-				return nil, outcome.Invalid("resourceType", "the resource is not a %s", typ)
+		if codes[p.Code] {
+			params = append(params, p)
+			whole = whole || p.roots == nil
+			for _, r := range p.roots {
+				roots[r] = true
 			}
 		}
+	}
+	x := &Index{}
+	if len(params) == 0 {
+		return x, nil
+	}
+	if whole {
+		roots = nil
+	}
+	res, err := decodeRoots(body, roots)
+	if err != nil {
+		return nil, outcome.Wrap(outcome.KindStructure, err, "the resource is not valid JSON")
+	}
+	if res["resourceType"] != typ {
+		return nil, outcome.Invalid("resourceType", "the resource is not a %s", typ)
+	}
+	e := extractor{r: r, x: x}
+	for _, p := range params {
 		if err := e.extractParam(p, res); err != nil {
 			return nil, err
 		}
 	}
 	return x, nil
+}
+
+// decodeRoots decodes a resource as fhirpath.Decode does, keeping only
+// resourceType, id and the top-level elements named in roots (all of them
+// when roots is nil): value[x] keeps valueQuantity, valueString, ..., and
+// each element its primitive extensions (_name). The elements left out are
+// skipped, not decoded.
+func decodeRoots(body []byte, roots map[string]bool) (map[string]any, error) {
+	if roots == nil {
+		v, err := fhirpath.Decode(body)
+		if err != nil {
+			return nil, err
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, errors.New("the resource is not a JSON object")
+		}
+		return obj, nil
+	}
+	// The members kept are decoded together, as one smaller object.
+	kept := make([]byte, 0, 256)
+	kept = append(kept, '{')
+	err := skimObject(body, func(k string, rawKey, raw []byte) error {
+		if !rootWanted(k, roots) {
+			return nil
+		}
+		if len(kept) > 1 {
+			kept = append(kept, ',')
+		}
+		kept = append(kept, rawKey...)
+		kept = append(kept, ':')
+		kept = append(kept, raw...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeRoots(append(kept, '}'), nil)
+}
+
+func rootWanted(k string, roots map[string]bool) bool {
+	if k == "resourceType" || k == "id" {
+		return true
+	}
+	k = strings.TrimPrefix(k, "_")
+	if roots[k] {
+		return true
+	}
+	for r := range roots {
+		if len(k) > len(r) && strings.HasPrefix(k, r) && 'A' <= k[len(r)] && k[len(r)] <= 'Z' {
+			return true // a choice element: value → valueQuantity
+		}
+	}
+	return false
 }
 
 type extractor struct {
