@@ -634,6 +634,7 @@ func (s *Service) history(ctx context.Context, g *guard, q store.HistoryQuery) (
 			}
 			out.Entries = append(out.Entries, e)
 			if len(out.Entries) == q.Count {
+				out.Next = 0
 				if i < len(page.Entries)-1 || page.Next != 0 {
 					out.Next = e.Seq
 				}

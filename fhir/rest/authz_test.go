@@ -410,3 +410,67 @@ func TestRolesAndSystemScopes(t *testing.T) {
 		t.Errorf("a practitioner's system history shows AuditEvents")
 	}
 }
+
+// history walks every page of a history Bundle and returns its entries as
+// "METHOD Type/id", and the sizes of its pages.
+func (c caller) history(path string) (entries []string, pages []int) {
+	c.e.t.Helper()
+	for path != "" {
+		b := c.must(200, "GET", path, nil).json(c.e.t)
+		es, _ := b["entry"].([]any)
+		pages = append(pages, len(es))
+		for _, en := range es {
+			req := en.(map[string]any)["request"].(map[string]any)
+			entries = append(entries, req["method"].(string)+" "+req["url"].(string))
+		}
+		path = ""
+		for _, l := range b["link"].([]any) {
+			if m := l.(map[string]any); m["relation"] == "next" {
+				path = strings.TrimPrefix(m["url"].(string), c.e.srv.URL)
+			}
+		}
+	}
+	return entries, pages
+}
+
+// TestHistoryUnderAccess: history pages leave out what the token may not
+// see, deletes included, and stay full.
+func TestHistoryUnderAccess(t *testing.T) {
+	e := authEnv(t)
+	prac, pat := e.as("prac"), e.as("patA")
+	prac.must(200, "PUT", "/Observation/oa1", []byte(obsJSON("oa1", "a", "vital-signs", "8867-4", `,"note":[{"text":"v2"}]`)))
+	prac.must(204, "DELETE", "/Observation/ob2", nil)
+	prac.must(204, "DELETE", "/Observation/oa2", nil)
+
+	entries, pages := pat.history("/_history?_count=2")
+	for _, en := range entries {
+		_, ref, _ := strings.Cut(en, " ")
+		ok := slices.Contains([]string{"Patient/a", "Observation/oa1", "Observation/oa2", "Observation/oa3", "Encounter/ea", "Condition/ca",
+			"Practitioner/p1", "Organization/org1"}, strings.SplitN(ref, "/_history", 2)[0])
+		if !ok {
+			t.Errorf("patient's system history shows %s", en)
+		}
+	}
+	if !slices.Contains(entries, "DELETE Observation/oa2") || slices.Contains(entries, "DELETE Observation/ob2") {
+		t.Errorf("deletes in the patient's history: %v", entries)
+	}
+	if n := len(entries); n != 10 {
+		t.Errorf("%d entries, want 10 (8 resources, oa1 twice, oa2's delete): %v", n, entries)
+	}
+	for i, n := range pages[:len(pages)-1] {
+		if n != 2 {
+			t.Errorf("page %d has %d entries, want 2: %v", i, n, pages)
+		}
+	}
+	entries, _ = pat.history("/Observation/oa2/_history")
+	if want := []string{"DELETE Observation/oa2", "PUT Observation/oa2"}; !cmp.Equal(want, entries) {
+		t.Errorf("oa2's history: %v, want %v", entries, want)
+	}
+	outcomeOf(t, pat.do("GET", "/Observation/ob2/_history", nil), 404, "not-found")
+	outcomeOf(t, pat.do("GET", "/Observation/ob2/_history/2", nil), 404, "not-found")
+	outcomeOf(t, pat.do("GET", "/Observation/oa2", nil), 410, "deleted")
+	outcomeOf(t, pat.do("GET", "/Observation/ob2", nil), 404, "not-found")
+	if entries, _ := prac.history("/Observation/_history"); !slices.Contains(entries, "DELETE Observation/ob2") {
+		t.Errorf("the practitioner misses ob2's delete: %v", entries)
+	}
+}
