@@ -31,6 +31,9 @@ type config struct {
 	TLSCert         string
 	TLSKey          string
 	ShutdownTimeout time.Duration
+	// Auth is "on" (SMART access tokens are enforced on every FHIR
+	// request) or "off" (no access control: development and benchmarks).
+	Auth string
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -76,6 +79,7 @@ func settings() []setting {
 		{"log-format", "TELEFHIR_LOG_FORMAT", "json", "json or text", str(func(c *config) *string { return &c.LogFormat })},
 		{"tls-cert", "TELEFHIR_TLS_CERT", "", "PEM certificate file; with --tls-key serves HTTPS", str(func(c *config) *string { return &c.TLSCert })},
 		{"tls-key", "TELEFHIR_TLS_KEY", "", "PEM private key file for --tls-cert", str(func(c *config) *string { return &c.TLSKey })},
+		{"auth", "TELEFHIR_AUTH", "on", "on enforces SMART access tokens on every FHIR request; off lets every request read and write everything (development only)", str(func(c *config) *string { return &c.Auth })},
 		{"shutdown-timeout", "TELEFHIR_SHUTDOWN_TIMEOUT", "15s", "how long to let in-flight requests finish on shutdown", func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -193,6 +197,9 @@ func (c *config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("--tls-cert and --tls-key go together")
+	}
+	if c.Auth != "on" && c.Auth != "off" {
+		bad("--auth must be on or off, not %q", c.Auth)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")

@@ -23,6 +23,7 @@ import (
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
 	"github.com/telefhir/telefhir/internal/logging"
 	"github.com/telefhir/telefhir/internal/server"
+	"github.com/telefhir/telefhir/smart/access"
 )
 
 // migratingStore is a store that can bring its schema up to date.
@@ -122,6 +123,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("search parameters: %w", err)
 	}
 	svc := &fhir.Service{Store: st, Registry: reg}
+	if c.Auth == "on" {
+		svc.Authorizer = access.NewEnforcer(reg)
+	} else {
+		log.Warn("FHIR access control is off (TELEFHIR_AUTH=off): every request may read and write every resource")
+	}
 	e, err := server.New(server.Options{
 		Service: svc,
 		Logger:  log,
@@ -146,8 +152,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("telefhir started", "version", buildVersion(), "addr", ln.Addr().String(), "base_url", c.BaseURL, "store", storeDesc, "events", natsDesc)
-	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
+	log.Info("telefhir started", "version", buildVersion(), "addr", ln.Addr().String(), "base_url", c.BaseURL, "store", storeDesc, "events", natsDesc, "auth", c.Auth)
+	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n  access: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc, accessDesc(c))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -170,4 +176,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+func accessDesc(c *config) string {
+	if c.Auth == "on" {
+		return "SMART access tokens required"
+	}
+	return "OFF: no access control (TELEFHIR_AUTH=off)"
 }

@@ -51,6 +51,7 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 // TestServeEmbeddedDefault starts the real server on the embedded default,
 // writes, restarts on the same data directory, and reads the write back.
 func TestServeEmbeddedDefault(t *testing.T) {
+	t.Setenv("TELEFHIR_AUTH", "off") // no token layer in this test
 	dir := t.TempDir()
 	base, stop := startServe(t, dir)
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
@@ -85,6 +86,41 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("after restart GET: %d", res.StatusCode)
+	}
+}
+
+// TestServeEnforcesAccess: by default every FHIR request needs an access
+// token (401 with a Bearer challenge without one); discovery does not.
+func TestServeEnforcesAccess(t *testing.T) {
+	base, stop := startServe(t, t.TempDir())
+	defer stop()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/metadata", 200},
+		{"GET", "/Patient/keep", 401},
+		{"GET", "/Observation?code=8867-4", 401},
+		{"PUT", "/Patient/keep", 401},
+		{"GET", "/_history", 401},
+	} {
+		var body io.Reader
+		if tc.method == "PUT" {
+			body = strings.NewReader(`{"resourceType":"Patient","id":"keep"}`)
+		}
+		req, _ := http.NewRequest(tc.method, base+tc.path, body)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, res.StatusCode, tc.status)
+		}
+		if tc.status == 401 && res.Header.Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("%s %s: WWW-Authenticate %q", tc.method, tc.path, res.Header.Get("WWW-Authenticate"))
+		}
 	}
 }
 
