@@ -106,14 +106,16 @@ func (r *Registry) ExtractJSONFor(typ string, body []byte, where []Clause) (*Ind
 		visit(c.Or)
 	}
 	var params []*Param
-	roots := map[string]bool{}
+	var roots []string
 	whole := false
 	for _, p := range tp.indexed {
 		if codes[p.Code] {
 			params = append(params, p)
 			whole = whole || p.roots == nil
 			for _, r := range p.roots {
-				roots[r] = true
+				if !slices.Contains(roots, r) {
+					roots = append(roots, r)
+				}
 			}
 		}
 	}
@@ -145,7 +147,7 @@ func (r *Registry) ExtractJSONFor(typ string, body []byte, where []Clause) (*Ind
 // when roots is nil): value[x] keeps valueQuantity, valueString, ..., and
 // each element its primitive extensions (_name). The elements left out are
 // skipped, not decoded.
-func decodeRoots(body []byte, roots map[string]bool) (map[string]any, error) {
+func decodeRoots(body []byte, roots []string) (map[string]any, error) {
 	if roots == nil {
 		v, err := fhirpath.Decode(body)
 		if err != nil {
@@ -178,16 +180,16 @@ func decodeRoots(body []byte, roots map[string]bool) (map[string]any, error) {
 	return decodeRoots(append(kept, '}'), nil)
 }
 
-func rootWanted(k string, roots map[string]bool) bool {
+func rootWanted(k string, roots []string) bool {
 	if k == "resourceType" || k == "id" {
 		return true
 	}
 	k = strings.TrimPrefix(k, "_")
-	if roots[k] {
-		return true
-	}
-	for r := range roots {
-		if len(k) > len(r) && strings.HasPrefix(k, r) && 'A' <= k[len(r)] && k[len(r)] <= 'Z' {
+	for _, r := range roots {
+		switch {
+		case k == r:
+			return true
+		case len(k) > len(r) && strings.HasPrefix(k, r) && 'A' <= k[len(r)] && k[len(r)] <= 'Z':
 			return true // a choice element: value → valueQuantity
 		}
 	}

@@ -135,10 +135,11 @@ func FuzzDecodeRoots(f *testing.F) {
 		`{ "resourceType" : "Patient" , "link" : [ { "other" : { "reference" : "Patient/2" } } ] , "active" : true }`,
 		`{"a\u0062c":1,"subject":null,"performer":[1,2.5e3,"]"]}`,
 		`{}`, `[]`, `{"subject":}`, `{"subject":{"a":[}]}}`, `{"id":"1"} x`,
+		`{"status":"a\\","subject":{"display":"\\\"}"},"id":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
-	roots := map[string]bool{"subject": true, "performer": true, "value": true, "status": true, "link": true}
+	roots := []string{"subject", "performer", "value", "status", "link"}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeRoots(b, roots)
 		whole, wholeErr := decodeRoots(b, nil)
