@@ -470,6 +470,9 @@ func TestHistoryUnderAccess(t *testing.T) {
 	outcomeOf(t, pat.do("GET", "/Observation/ob2/_history/2", nil), 404, "not-found")
 	outcomeOf(t, pat.do("GET", "/Observation/oa2", nil), 410, "deleted")
 	outcomeOf(t, pat.do("GET", "/Observation/ob2", nil), 404, "not-found")
+	patch := []byte(`[{"op":"replace","path":"/status","value":"amended"}]`)
+	outcomeOf(t, pat.do("PATCH", "/Observation/oa2", patch, "Content-Type", "application/json-patch+json"), 410, "deleted")
+	outcomeOf(t, pat.do("PATCH", "/Observation/ob2", patch, "Content-Type", "application/json-patch+json"), 404, "not-found")
 	if entries, _ := prac.history("/Observation/_history"); !slices.Contains(entries, "DELETE Observation/ob2") {
 		t.Errorf("the practitioner misses ob2's delete: %v", entries)
 	}
