@@ -129,9 +129,10 @@ func forbidden(typ string, a Action) error {
 	return outcome.New(outcome.KindForbidden, "This access token does not permit %s on %s resources", a, typ)
 }
 
-// visible reports whether the permit lets r through. A delete marker is
-// visible when the version it deleted was. idx may be nil (r's rows are
-// extracted as needed).
+// visible reports whether the permit lets r through, testing r.Index
+// when it has one (a version about to be written) and otherwise the rows
+// ExtractJSONFor takes from its body. A delete marker is visible when the
+// version it deleted was.
 func (g *guard) visible(ctx context.Context, p *permit, r store.Resource) (bool, error) {
 	switch {
 	case p.All:
