@@ -39,6 +39,9 @@ func (s *Service) conditionalMatches(ctx context.Context, tx store.Tx, typ strin
 		return nil, err
 	}
 	q.Count, q.Total = limit, search.TotalNone
+	if _, err := s.guard().restrict(ctx, &q, ActionSearch); err != nil {
+		return nil, err
+	}
 	if err := tx.Lock(ctx, "conditional:"+typ+"?"+canonicalQuery(criteria)); err != nil {
 		return nil, err
 	}
@@ -76,6 +79,10 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 	if err := CheckType(typ); err != nil {
 		return Result{}, err
 	}
+	g := s.guard()
+	if err := g.requireAll(ctx, typ, ActionCreate, ActionSearch); err != nil {
+		return Result{}, err
+	}
 	p, err := resource.Parse(body, typ)
 	if err != nil {
 		return Result{}, err
@@ -92,6 +99,9 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 			id := resource.NewID()
 			out.Created = true
 			if out.Resource, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST"); err != nil {
+				return err
+			}
+			if err := g.admit(ctx, ActionCreate, out.Resource); err != nil {
 				return err
 			}
 			return tx.Put(ctx, out.Resource)
@@ -112,6 +122,13 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 // must agree with the match.
 func (s *Service) ConditionalUpdate(ctx context.Context, typ string, body []byte, criteria url.Values, pre Preconditions) (Result, error) {
 	if err := CheckType(typ); err != nil {
+		return Result{}, err
+	}
+	g := s.guard()
+	if err := g.requireAll(ctx, typ, ActionSearch); err != nil {
+		return Result{}, err
+	}
+	if err := g.requireAny(ctx, typ, ActionUpdate, ActionCreate); err != nil {
 		return Result{}, err
 	}
 	p, err := resource.Parse(body, typ)
@@ -148,11 +165,18 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ string, body []byte
 			return err
 		}
 		out.Created = !found || cur.Deleted
+		act := writeAction(out.Created)
+		if err := g.mayChange(ctx, act, cur); err != nil {
+			return err
+		}
 		method := "PUT"
 		if !found && p.ID == "" {
 			method = "POST"
 		}
 		if out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, method); err != nil {
+			return err
+		}
+		if err := g.admit(ctx, act, out.Resource); err != nil {
 			return err
 		}
 		return tx.Put(ctx, out.Resource)
@@ -169,6 +193,10 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ string, body []byte
 // otherwise 412. It returns the delete markers written.
 func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria url.Values) ([]store.Resource, error) {
 	if err := CheckType(typ); err != nil {
+		return nil, err
+	}
+	g := s.guard()
+	if err := g.requireAll(ctx, typ, ActionDelete, ActionSearch); err != nil {
 		return nil, err
 	}
 	var deleted []store.Resource
@@ -195,6 +223,9 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 			}
 			if !found || cur.Deleted {
 				continue
+			}
+			if err := g.mayChange(ctx, ActionDelete, cur); err != nil {
+				return err
 			}
 			r := store.Resource{Type: typ, ID: m.ID, VersionID: cur.VersionID + 1, LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE"}
 			if err := tx.Put(ctx, r); err != nil {

@@ -9,4 +9,9 @@
 //
 // Every error a Service returns is an *outcome.Error (or wraps one), so the
 // REST layer renders it as an OperationOutcome with the right status.
+//
+// Access control: a Service with an Authorizer (access.go) asks it, at the
+// start of every interaction, what the caller on ctx may do, and applies
+// the Permit to everything the interaction touches (authorize.go); without
+// one, every caller may do everything.
 package fhir

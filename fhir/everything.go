@@ -75,9 +75,16 @@ func (s *Service) Everything(ctx context.Context, req EverythingRequest) (Search
 	if req.After != nil && len(req.After.Values) != 0 {
 		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this $everything")
 	}
-	page, err := s.Store.Search(ctx, q)
+	// The record holds what the caller may search of each type.
+	some, err := s.guard().restrictRecord(ctx, &q)
 	if err != nil {
-		return SearchResult{}, outcome.Internal(err)
+		return SearchResult{}, err
+	}
+	page := search.Page{Total: -1}
+	if some {
+		if page, err = s.Store.Search(ctx, q); err != nil {
+			return SearchResult{}, outcome.Internal(err)
+		}
 	}
 	if req.After == nil {
 		page.Matches = append([]search.Match{patientMatch(patient)}, removeMatch(page.Matches, "Patient", req.ID)...)

@@ -64,6 +64,12 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		}
 		q.Where = append(q.Where, clause)
 	}
+	g := s.guard()
+	if ok, err := g.restrict(ctx, &q, ActionSearch); err != nil {
+		return SearchResult{}, err
+	} else if !ok {
+		return SearchResult{}, outcome.New(outcome.KindForbidden, "This access token does not permit searching any resources")
+	}
 	if req.After != nil && len(req.After.Values) != len(q.Sort) {
 		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this search (its sort differs); start again from the first page")
 	}
@@ -75,6 +81,9 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 			return SearchResult{}, oe
 		}
 		return SearchResult{}, outcome.Internal(err)
+	}
+	if page.Matches, err = g.keepIncluded(ctx, page.Matches); err != nil {
+		return SearchResult{}, err
 	}
 	return SearchResult{Page: page, Query: q, Issues: issues}, nil
 }

@@ -24,6 +24,11 @@ type Service struct {
 	// matching resources (up to MaxConditionalDelete); otherwise several
 	// matches are a 412.
 	ConditionalDeleteMultiple bool
+	// Authorizer decides what the caller of each interaction may do (see
+	// Action). Nil turns access control off: every caller may do
+	// everything, which only a deliberate configuration (TELEFHIR_AUTH=off,
+	// in-process components) may choose.
+	Authorizer Authorizer
 }
 
 var zeroTime time.Time
@@ -92,9 +97,17 @@ func (s *Service) Read(ctx context.Context, typ, id string) (store.Resource, err
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
+	g := s.guard()
+	perm, err := g.require(ctx, typ, ActionRead)
+	if err != nil {
+		return store.Resource{}, err
+	}
 	r, err := s.Store.Read(ctx, typ, id)
 	if err != nil {
 		return store.Resource{}, storeError(err, typ, id)
+	}
+	if err := g.reveal(ctx, perm, r, storeError(store.ErrNotFound, typ, id)); err != nil {
+		return store.Resource{}, err
 	}
 	if r.Deleted {
 		return r, goneError(r)
@@ -108,16 +121,25 @@ func (s *Service) VRead(ctx context.Context, typ, id, version string) (store.Res
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
+	g := s.guard()
+	perm, err := g.require(ctx, typ, ActionRead)
+	if err != nil {
+		return store.Resource{}, err
+	}
 	v, ok := ParseVersion(version)
 	if !ok {
 		return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %q of %s/%s is not known: version ids are positive integers", version, typ, id)
 	}
+	notFound := outcome.New(outcome.KindNotFound, "Version %d of %s/%s is not known", v, typ, id)
 	r, err := s.Store.VRead(ctx, typ, id, v)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %d of %s/%s is not known", v, typ, id)
+			return store.Resource{}, notFound
 		}
 		return store.Resource{}, outcome.Internal(err)
+	}
+	if err := g.reveal(ctx, perm, r, notFound); err != nil {
+		return store.Resource{}, err
 	}
 	if r.Deleted {
 		return r, goneError(r)
@@ -131,6 +153,10 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 	if err := CheckType(typ); err != nil {
 		return Result{}, err
 	}
+	g := s.guard()
+	if _, err := g.require(ctx, typ, ActionCreate); err != nil {
+		return Result{}, err
+	}
 	p, err := resource.Parse(body, typ)
 	if err != nil {
 		return Result{}, err
@@ -140,6 +166,9 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
 		res, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST")
 		if err != nil {
+			return err
+		}
+		if err := g.admit(ctx, ActionCreate, res); err != nil {
 			return err
 		}
 		return tx.Put(ctx, res)
@@ -154,6 +183,10 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 // when it does not exist (update-as-create with a client-chosen id).
 func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre Preconditions) (Result, error) {
 	if err := checkTypeID(typ, id); err != nil {
+		return Result{}, err
+	}
+	g := s.guard()
+	if err := g.requireAny(ctx, typ, ActionUpdate, ActionCreate); err != nil {
 		return Result{}, err
 	}
 	p, err := resource.Parse(body, typ)
@@ -177,8 +210,15 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 			return err
 		}
 		out.Created = !found || cur.Deleted
+		act := writeAction(out.Created)
+		if err := g.mayChange(ctx, act, cur); err != nil {
+			return err
+		}
 		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PUT")
 		if err != nil {
+			return err
+		}
+		if err := g.admit(ctx, act, out.Resource); err != nil {
 			return err
 		}
 		return tx.Put(ctx, out.Resource)
@@ -208,6 +248,10 @@ func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditio
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
+	g := s.guard()
+	if _, err := g.require(ctx, typ, ActionUpdate); err != nil {
+		return Result{}, err
+	}
 	var out Result
 	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
 		out = Result{}
@@ -217,6 +261,9 @@ func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditio
 		}
 		if !found {
 			return outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
+		}
+		if err := g.mayChange(ctx, ActionUpdate, cur); err != nil {
+			return err
 		}
 		if cur.Deleted {
 			return goneError(cur)
@@ -239,6 +286,9 @@ func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditio
 		if err != nil {
 			return err
 		}
+		if err := g.admit(ctx, ActionUpdate, out.Resource); err != nil {
+			return err
+		}
 		return tx.Put(ctx, out.Resource)
 	})
 	if err != nil {
@@ -254,6 +304,10 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
+	g := s.guard()
+	if _, err := g.require(ctx, typ, ActionDelete); err != nil {
+		return Result{}, err
+	}
 	var out Result
 	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
 		out = Result{}
@@ -267,6 +321,9 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 		if !found || cur.Deleted {
 			out = Result{Resource: cur, Unchanged: true}
 			return nil
+		}
+		if err := g.mayChange(ctx, ActionDelete, cur); err != nil {
+			return err
 		}
 		out.Resource = store.Resource{
 			Type: typ, ID: id, VersionID: cur.VersionID + 1,
@@ -292,15 +349,23 @@ func (s *Service) History(ctx context.Context, q store.HistoryQuery) (store.Hist
 			return store.HistoryPage{}, err
 		}
 	}
-	page, err := s.Store.History(ctx, q)
+	page, err := s.history(ctx, s.guard(), q)
 	if err != nil {
-		return store.HistoryPage{}, outcome.Internal(err)
+		return store.HistoryPage{}, err
 	}
-	if q.ID != "" && len(page.Entries) == 0 && q.Before == 0 && q.Since.IsZero() && q.At.IsZero() {
+	if q.ID != "" && len(page.Entries) == 0 && page.Next == 0 && q.Before == 0 && q.Since.IsZero() && q.At.IsZero() {
 		// An instance with no versions at all does not exist.
 		return page, outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", q.Type, q.ID)
 	}
 	return page, nil
+}
+
+// writeAction is what a write that does (not) create needs.
+func writeAction(creates bool) Action {
+	if creates {
+		return ActionCreate
+	}
+	return ActionUpdate
 }
 
 // version stamps raw as version v of typ/id.

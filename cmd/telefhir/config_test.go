@@ -16,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.DataDir != "./data" ||
-		c.MaxBody != 16<<20 || c.DatabaseURL != "" || c.NATSURL != "" || c.ShutdownTimeout != 15*time.Second {
+		c.MaxBody != 16<<20 || c.DatabaseURL != "" || c.NATSURL != "" || c.ShutdownTimeout != 15*time.Second || c.Auth != "on" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -40,12 +40,12 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	_, err := loadConfig("serve", []string{
 		"--addr", "nonsense", "--base-url", "ftp://x", "--database-url", "mysql://x",
 		"--nats-url", "http://x", "--log-level", "loud", "--log-format", "xml",
-		"--tls-cert", "c.pem", "--default-count", "5000",
+		"--tls-cert", "c.pem", "--default-count", "5000", "--auth", "maybe",
 	}, env(nil))
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
-	for _, want := range []string{"--addr", "--base-url", "--database-url", "--nats-url", "--log-level", "--log-format", "--tls-cert and --tls-key", "--default-count"} {
+	for _, want := range []string{"--addr", "--base-url", "--database-url", "--nats-url", "--log-level", "--log-format", "--tls-cert and --tls-key", "--default-count", "--auth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
 	"github.com/telefhir/telefhir/internal/logging"
 	"github.com/telefhir/telefhir/internal/server"
+	"github.com/telefhir/telefhir/smart/access"
 )
 
 // migratingStore is a store that can bring its schema up to date.
@@ -122,6 +123,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("search parameters: %w", err)
 	}
 	svc := &fhir.Service{Store: st, Registry: reg}
+	if c.Auth == "on" {
+		svc.Authorizer = access.NewEnforcer(reg)
+	}
 	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
 	auth, security, err := buildAuth(ctx, c, st, svc, stdout)
 	if err != nil {

@@ -149,6 +149,41 @@ func TestServeAuthOff(t *testing.T) {
 	}
 }
 
+// TestServeEnforcesAccess: by default every FHIR request needs an access
+// token (401 with a Bearer challenge without one); discovery does not.
+func TestServeEnforcesAccess(t *testing.T) {
+	base, stop := startServe(t, t.TempDir())
+	defer stop()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/metadata", 200},
+		{"GET", "/Patient/keep", 401},
+		{"GET", "/Observation?code=8867-4", 401},
+		{"PUT", "/Patient/keep", 401},
+		{"GET", "/_history", 401},
+	} {
+		var body io.Reader
+		if tc.method == "PUT" {
+			body = strings.NewReader(`{"resourceType":"Patient","id":"keep"}`)
+		}
+		req, _ := http.NewRequest(tc.method, base+tc.path, body)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, res.StatusCode, tc.status)
+		}
+		if tc.status == 401 && !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer ") {
+			t.Errorf("%s %s: WWW-Authenticate %q", tc.method, tc.path, res.Header.Get("WWW-Authenticate"))
+		}
+	}
+}
+
 func TestRunUnknownCommand(t *testing.T) {
 	var out, errOut strings.Builder
 	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {

@@ -29,6 +29,19 @@ type env struct {
 
 func newEnv(t *testing.T, cfg rest.Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, envOptions{})
+}
+
+// envOptions add access control to an env: authorizer builds the
+// Service's Authorizer, and wrap wraps the HTTP handler (to put the
+// caller on the request context, as the token layer does).
+type envOptions struct {
+	authorizer func(*search.Registry) fhir.Authorizer
+	wrap       func(http.Handler) http.Handler
+}
+
+func newEnvWith(t *testing.T, cfg rest.Config, o envOptions) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
@@ -48,11 +61,18 @@ func newEnv(t *testing.T, cfg rest.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := server.New(server.Options{Service: &fhir.Service{Store: st, Registry: reg}, REST: cfg, Logger: log})
+	svc := &fhir.Service{Store: st, Registry: reg}
+	if o.authorizer != nil {
+		svc.Authorizer = o.authorizer(reg)
+	}
+	e, err := server.New(server.Options{Service: svc, REST: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = e
+	if o.wrap != nil {
+		srv.Config.Handler = o.wrap(e)
+	}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: st}

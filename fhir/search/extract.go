@@ -2,6 +2,7 @@ package search
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -80,6 +81,119 @@ func (r *Registry) Extract(typ string, res any) (*Index, error) {
 		}
 	}
 	return e.x, nil
+}
+
+// ExtractJSONFor is ExtractJSON limited to the parameters that where
+// tests (with their :identifier, :of-type and composite component rows):
+// enough for Eval of those clauses, at a fraction of the cost of a whole
+// index when a resource has many parameters.
+func (r *Registry) ExtractJSONFor(typ string, body []byte, where []Clause) (*Index, error) {
+	tp := r.defs.byType[typ]
+	if tp == nil {
+		return nil, outcome.Invalid("resourceType", "%q is not an R4 resource type", typ)
+	}
+	codes := map[string]bool{}
+	var visit func(ps []Predicate)
+	visit = func(ps []Predicate) {
+		for _, p := range ps {
+			visit(p.Composite)
+			code, _, _ := strings.Cut(p.Param, ":") // subject:identifier, code:of-type
+			code, _, _ = strings.Cut(code, "$")     // a composite's component
+			codes[code] = true
+		}
+	}
+	for _, c := range where {
+		visit(c.Or)
+	}
+	var params []*Param
+	var roots []string
+	whole := false
+	for _, p := range tp.indexed {
+		if codes[p.Code] {
+			params = append(params, p)
+			whole = whole || p.roots == nil
+			for _, r := range p.roots {
+				if !slices.Contains(roots, r) {
+					roots = append(roots, r)
+				}
+			}
+		}
+	}
+	x := &Index{}
+	if len(params) == 0 {
+		return x, nil
+	}
+	if whole {
+		roots = nil
+	}
+	res, err := decodeRoots(body, roots)
+	if err != nil {
+		return nil, outcome.Wrap(outcome.KindStructure, err, "the resource is not valid JSON")
+	}
+	if res["resourceType"] != typ {
+		return nil, outcome.Invalid("resourceType", "the resource is not a %s", typ)
+	}
+	e := extractor{r: r, x: x}
+	for _, p := range params {
+		if err := e.extractParam(p, res); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// decodeRoots decodes a resource as fhirpath.Decode does, keeping only
+// resourceType, id and the top-level elements named in roots (all of them
+// when roots is nil): value[x] keeps valueQuantity, valueString, ..., and
+// each element its primitive extensions (_name). The elements left out are
+// skipped, not decoded.
+func decodeRoots(body []byte, roots []string) (map[string]any, error) {
+	if roots == nil {
+		v, err := fhirpath.Decode(body)
+		if err != nil {
+			return nil, err
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, errors.New("the resource is not a JSON object")
+		}
+		return obj, nil
+	}
+	// The members kept are decoded together, as one smaller object.
+	kept := make([]byte, 0, 256)
+	kept = append(kept, '{')
+	err := skimObject(body, func(k string, rawKey, raw []byte) error {
+		if !rootWanted(k, roots) {
+			return nil
+		}
+		if len(kept) > 1 {
+			kept = append(kept, ',')
+		}
+		kept = append(kept, rawKey...)
+		kept = append(kept, ':')
+		kept = append(kept, raw...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeRoots(append(kept, '}'), nil)
+}
+
+func rootWanted(k string, roots []string) bool {
+	if k == "resourceType" || k == "id" {
+		return true
+	}
+	k = strings.TrimPrefix(k, "_")
+	for _, r := range roots {
+		switch {
+		case k == r:
+			return true
+		case len(k) > len(r) && strings.HasPrefix(k, r) && 'A' <= k[len(r)] && k[len(r)] <= 'Z':
+			return true // a choice element: value → valueQuantity
+		}
+	}
+	return false
 }
 
 type extractor struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/telefhir/telefhir/fhir/outcome"
@@ -121,6 +122,41 @@ func FuzzDecimalRange(f *testing.F) {
 		v, lo, hi, err := DecimalRange(s)
 		if err == nil && !(lo <= v && v <= hi) {
 			t.Fatalf("DecimalRange(%q) = %v [%v, %v]", s, v, lo, hi)
+		}
+	})
+}
+
+// FuzzDecodeRoots: the partial decode that ExtractJSONFor uses never
+// panics, and on a JSON object gives exactly the members of the whole
+// decode that it keeps.
+func FuzzDecodeRoots(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Observation","id":"x","subject":{"reference":"Patient/1"},"valueQuantity":{"value":1.50},"_status":{"id":"s"},"note":[{"text":"a \"}\" b"}]}`,
+		`{ "resourceType" : "Patient" , "link" : [ { "other" : { "reference" : "Patient/2" } } ] , "active" : true }`,
+		`{"a\u0062c":1,"subject":null,"performer":[1,2.5e3,"]"]}`,
+		`{}`, `[]`, `{"subject":}`, `{"subject":{"a":[}]}}`, `{"id":"1"} x`,
+		`{"status":"a\\","subject":{"display":"\\\"}"},"id":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	roots := []string{"subject", "performer", "value", "status", "link"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeRoots(b, roots)
+		whole, wholeErr := decodeRoots(b, nil)
+		if wholeErr != nil {
+			return // the partial decode may fail or not: it does not check what it skips
+		}
+		if err != nil {
+			t.Fatalf("%q: decodes whole but not in part: %v", b, err)
+		}
+		want := map[string]any{}
+		for k, v := range whole {
+			if rootWanted(k, roots) {
+				want[k] = v
+			}
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("%q: partial decode %v, want %v", b, got, want)
 		}
 	})
 }

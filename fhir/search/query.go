@@ -66,7 +66,7 @@ type Clause struct {
 // Predicate is one test on one search parameter of a resource.
 type Predicate struct {
 	// Param is the parameter code as indexed ("code", "subject"), or one
-	// of the special names ParamID and ParamLastUpdated.
+	// of the special names ParamID, ParamLastUpdated and ParamType.
 	Param string
 	Type  Type
 	// Missing, when set, is the whole test: :missing=true matches
@@ -98,7 +98,17 @@ type Predicate struct {
 const (
 	ParamID          = "_id"
 	ParamLastUpdated = "_lastUpdated"
+	// ParamType tests the resource's type: a token predicate whose Code or
+	// Codes name types (with Not: none of them). Parse never produces it
+	// (_type is Query.Types); it lets a clause restrict some types of a
+	// multi-type query and not others, as access control needs.
+	ParamType = "_type"
 )
+
+// MaxNorm is the longest normalised string value indexed, in bytes (cut
+// at a rune boundary): default and :contains string searches see only
+// that much of a value, and of the value searched for.
+const MaxNorm = 1024
 
 // StringMode is how a string search compares.
 type StringMode int

@@ -57,6 +57,9 @@ type Param struct {
 
 	expr *fhirpath.Expr // nil for _id and _lastUpdated, kept on the resource row
 	comp *compositeExprs
+	// roots are the top-level elements of the resource the expression can
+	// read (see rootElements); nil when it may read anything.
+	roots []string
 }
 
 // Component is one component of a composite parameter.
@@ -341,6 +344,9 @@ func newParam(sp *r4.SearchParameter, typ string, byURL map[string]*r4.SearchPar
 		return p
 	}
 	p.expr = e
+	if p.Type != TypeComposite { // components may read anything
+		p.roots = rootElements(p.Expression, typ)
+	}
 	if p.Type == TypeComposite {
 		c, why := newComposite(p, sp, typ, byURL, cache)
 		if why != "" {
@@ -535,4 +541,79 @@ type compositeExprs struct {
 type compositeBranch struct {
 	field string           // "" when the element is the resource itself
 	comps []*fhirpath.Expr // per component: Type[.field].select(component)
+}
+
+// rootElements returns the top-level elements of a typ resource that
+// expr can read — the names after "typ." (or "Resource.",
+// "DomainResource.") at each path's start — and "contained", which
+// resolve() reads for "#id" references. It returns nil when the text does
+// not tell: a variable (%resource), or the resource itself selected (as
+// composites do), or a path that does not start at the resource.
+func rootElements(expr, typ string) []string {
+	if strings.ContainsAny(expr, "%$") {
+		return nil
+	}
+	out := []string{"contained"}
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		if c == '\'' || c == '`' { // skip literals and delimited identifiers
+			j := strings.IndexByte(expr[i+1:], c)
+			if j < 0 {
+				return nil
+			}
+			i += j + 2
+			continue
+		}
+		if !isIdentByte(c) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(expr) && isIdentByte(expr[j]) {
+			j++
+		}
+		word := expr[i:j]
+		prevDot := i > 0 && expr[i-1] == '.'
+		if prevDot || (word != typ && word != "Resource" && word != "DomainResource") {
+			i = j
+			continue
+		}
+		// A path starting at the resource: its first element is a root.
+		if j >= len(expr) || expr[j] != '.' {
+			if isTypeArgument(expr, i) {
+				i = j
+				continue
+			}
+			return nil
+		}
+		k := j + 1
+		for k < len(expr) && isIdentByte(expr[k]) {
+			k++
+		}
+		if k == j+1 {
+			return nil
+		}
+		out = append(out, expr[j+1:k])
+		i = k
+	}
+	if len(out) == 1 {
+		return nil
+	}
+	return out
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// isTypeArgument reports whether the word at i is a type name given to
+// is, as, ofType(...) or the like, not a path.
+func isTypeArgument(expr string, i int) bool {
+	before := strings.TrimRight(expr[:i], " ")
+	for _, s := range []string{" is", " as", "ofType(", "is(", "as("} {
+		if strings.HasSuffix(before, s) {
+			return true
+		}
+	}
+	return false
 }

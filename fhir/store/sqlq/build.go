@@ -265,7 +265,7 @@ func (b *builder) clauseCond(c search.Clause, sc scope, in bool) (string, error)
 // plain reports whether p is a positive test of values in an index table.
 func plain(p search.Predicate) bool {
 	return p.Has == nil && !p.Not && p.Missing == nil && len(p.Composite) == 0 &&
-		p.Param != search.ParamID && p.Param != search.ParamLastUpdated
+		p.Param != search.ParamID && p.Param != search.ParamLastUpdated && p.Param != search.ParamType
 }
 
 // predicate is the test of one predicate on the resource of sc: an EXISTS
@@ -280,6 +280,8 @@ func (b *builder) predicate(p search.Predicate, sc scope) (string, error) {
 		return b.id(p, sc.r)
 	case p.Param == search.ParamLastUpdated:
 		return b.lastUpdated(p, sc.r)
+	case p.Param == search.ParamType:
+		return b.resType(p, sc.r)
 	case p.Missing != nil:
 		return b.missing(p, sc)
 	case len(p.Composite) > 0:
@@ -630,6 +632,22 @@ func (b *builder) id(p search.Predicate, r string) (string, error) {
 		return "", errNoValue
 	}
 	return not(p.Not, in(b, r+".res_id", ids)), nil
+}
+
+// resType is a _type predicate, on the resource row.
+func (b *builder) resType(p search.Predicate, r string) (string, error) {
+	var types []string
+	switch {
+	case p.Missing != nil || p.Token == nil:
+	case len(p.Token.Codes) > 0:
+		types = p.Token.Codes
+	case p.Token.Code != "":
+		types = []string{p.Token.Code}
+	}
+	if len(types) == 0 {
+		return "", errors.New("_type takes resource types")
+	}
+	return not(p.Not, in(b, r+".res_type", types)), nil
 }
 
 // lastUpdated is _lastUpdated, on the resource row: a range of one instant.

@@ -67,7 +67,7 @@ func buildCount(d *Dialect, q *search.Query, snap int64) (string, []any, error) 
 // countDriver returns the index of the clause buildCount can start from:
 // the first whose predicates are all plain value tests of one parameter
 // in one index table; -1 when there is none, or when some clause tests
-// the resource row itself (_id, _lastUpdated, _has), which needs the
+// the resource row itself (_id, _lastUpdated, _type, _has), which needs the
 // resource table anyway.
 func countDriver(q *search.Query) int {
 	driver := -1
@@ -78,7 +78,7 @@ func countDriver(q *search.Query) int {
 		one := true
 		t0, p0, err := target(c.Or[0])
 		for _, p := range c.Or {
-			if p.Has != nil || p.Param == search.ParamID || p.Param == search.ParamLastUpdated {
+			if p.Has != nil || p.Param == search.ParamID || p.Param == search.ParamLastUpdated || p.Param == search.ParamType {
 				return -1
 			}
 			if !plain(p) || err != nil {

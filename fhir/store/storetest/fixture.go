@@ -172,9 +172,11 @@ func (f *fixture) find(q search.Query) []string {
 // total of q (counted by a statement of its own) with their number.
 func (f *fixture) check(what string, q search.Query, want ...string) {
 	f.t.Helper()
-	if diff := cmp.Diff(want, f.find(q)); diff != "" {
+	got := f.find(q)
+	if diff := cmp.Diff(want, got); diff != "" {
 		f.t.Errorf("%s: Search(%s) (-want +got):\n%s", what, describe(q), diff)
 	}
+	f.checkEval(what, q, got)
 	q.Count, q.Total, q.After = 0, search.TotalAccurate, nil
 	if p := f.search(q); p.Total != len(want) {
 		f.t.Errorf("%s: Search(%s) total = %d, want %d", what, describe(q), p.Total, len(want))

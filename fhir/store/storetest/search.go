@@ -34,6 +34,7 @@ var searchTests = []struct {
 	{"SearchHas", testSearchHas},
 	{"SearchID", testSearchID},
 	{"SearchLastUpdated", testSearchLastUpdated},
+	{"SearchTypePredicate", testSearchTypePredicate},
 	{"SearchTypes", testSearchTypes},
 	{"SearchSort", testSearchSort},
 	{"SearchPaging", testSearchPaging},
