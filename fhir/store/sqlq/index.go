@@ -1,8 +1,6 @@
 package sqlq
 
 import (
-	"unicode/utf8"
-
 	"github.com/telefhir/telefhir/fhir/search"
 )
 
@@ -31,11 +29,8 @@ const (
 	Float
 )
 
-// MaxNorm is the longest normalised string value indexed, in bytes (cut at
-// a rune boundary): a Postgres B-tree entry must fit in a third of a page.
-// Longer values match default and :contains searches on their first
-// MaxNorm bytes; :exact compares the whole value.
-const MaxNorm = 1024
+// MaxNorm is the longest normalised string value indexed (search.MaxNorm).
+const MaxNorm = search.MaxNorm
 
 // The index tables, one per kind of search.Index row.
 var (
@@ -186,12 +181,4 @@ func tableFor(t search.Type) *Table {
 }
 
 // truncate cuts s to at most n bytes at a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+func truncate(s string, n int) string { return search.Truncate(s, n) }
