@@ -69,6 +69,20 @@ type Options struct {
 	Conditional  Conditional
 	// Operations lists, per resource type, the operations registered.
 	Operations map[string][]Operation
+	// SubscriptionTopics are the canonical URLs of the subscription topics
+	// the server supports, advertised on the Subscription resource as the
+	// Subscriptions Backport IG asks of R4 servers.
+	SubscriptionTopics []string
+}
+
+// TopicCanonicalExtension is the Backport IG extension on
+// CapabilityStatement.rest.resource (Subscription) naming one supported
+// topic.
+const TopicCanonicalExtension = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical"
+
+type extension struct {
+	URL            string `json:"url"`
+	ValueCanonical string `json:"valueCanonical,omitempty"`
 }
 
 // typeInteractions are the codes valid at type/instance level
@@ -90,6 +104,7 @@ type code struct {
 }
 
 type restResource struct {
+	Extension         []extension   `json:"extension,omitempty"`
 	Type              string        `json:"type"`
 	Profile           string        `json:"profile"`
 	Interaction       []code        `json:"interaction"`
@@ -185,7 +200,14 @@ func Build(o Options) ([]byte, error) {
 		}
 	}
 	for _, t := range resource.Types() {
+		var exts []extension
+		if t == "Subscription" {
+			for _, u := range o.SubscriptionTopics {
+				exts = append(exts, extension{URL: TopicCanonicalExtension, ValueCanonical: u})
+			}
+		}
 		r.Resource = append(r.Resource, restResource{
+			Extension:         exts,
 			Type:              t,
 			Profile:           "http://hl7.org/fhir/StructureDefinition/" + t,
 			Interaction:       typeCodes,
