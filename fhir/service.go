@@ -50,7 +50,6 @@ type HookWrite struct {
 	Previous *store.Resource
 }
 
-
 // Result is the outcome of a successful write.
 type Result struct {
 	Resource store.Resource

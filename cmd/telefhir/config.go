@@ -31,6 +31,9 @@ type config struct {
 	TLSCert         string
 	TLSKey          string
 	ShutdownTimeout time.Duration
+	// LoopbackHooks accepts http:// rest-hook endpoints on loopback
+	// addresses (development).
+	LoopbackHooks bool
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -82,6 +85,14 @@ func settings() []setting {
 				return fmt.Errorf("%q is not a duration such as 15s", v)
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+		{"subscription-loopback-http", "TELEFHIR_SUBSCRIPTION_LOOPBACK_HTTP", "false", "accept http:// rest-hook endpoints on loopback addresses (development only)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.LoopbackHooks = b
 			return nil
 		}},
 	}

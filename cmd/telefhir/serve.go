@@ -23,6 +23,8 @@ import (
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
 	"github.com/telefhir/telefhir/internal/logging"
 	"github.com/telefhir/telefhir/internal/server"
+	"github.com/telefhir/telefhir/subscriptions"
+	"github.com/telefhir/telefhir/subscriptions/outbox"
 )
 
 // migratingStore is a store that can bring its schema up to date.
@@ -121,10 +123,20 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("search parameters: %w", err)
 	}
-	svc := &fhir.Service{Store: st, Registry: reg}
+	js := bus.JetStream()
+	relay := &outbox.Relay{Store: st, JS: js, Logger: log}
+	svc := &fhir.Service{Store: outbox.Notify(st, relay), Registry: reg}
+	subs, err := subscriptions.New(ctx, subscriptions.Config{
+		Service: svc, JS: js, BaseURL: c.BaseURL, AllowLoopbackHTTP: c.LoopbackHooks, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	svc.Hooks = map[string]fhir.WriteHook{"Subscription": subs.Hook()}
 	e, err := server.New(server.Options{
 		Service: svc,
 		Logger:  log,
+		Routes:  []server.Route{{Method: http.MethodGet, Path: subscriptions.WebsocketPath, Handler: http.HandlerFunc(subs.ServeWebsocket)}},
 		REST: rest.Config{
 			BaseURL:      c.BaseURL,
 			MaxBodyBytes: c.MaxBody,
@@ -132,6 +144,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			MaxCount:     c.MaxCount,
 			Software:     conformance.Software{Name: "telefhir", Version: buildVersion()},
 			Started:      time.Now(),
+			Operations:   subs.Operations(),
+
+			SubscriptionTopics: subs.TopicURLs(),
 		},
 	})
 	if err != nil {
@@ -150,6 +165,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return subs.Run(gctx) })
 	g.Go(func() error {
 		var err error
 		if c.TLSCert != "" {

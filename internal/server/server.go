@@ -26,6 +26,15 @@ type Options struct {
 	Service *fhir.Service
 	REST    rest.Config
 	Logger  *slog.Logger
+	// Routes are plain HTTP endpoints beside the FHIR API (the
+	// subscriptions websocket).
+	Routes []Route
+}
+
+// Route is one plain HTTP endpoint under the FHIR base.
+type Route struct {
+	Method, Path string
+	Handler      http.Handler
 }
 
 // New returns the echo instance serving the FHIR API.
@@ -57,6 +66,9 @@ func New(o Options) (*echo.Echo, error) {
 		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
 	)
 	api.Register(e)
+	for _, r := range o.Routes {
+		e.Add(r.Method, r.Path, echo.WrapHandler(r.Handler))
+	}
 	return e, nil
 }
 
