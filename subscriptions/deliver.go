@@ -52,12 +52,12 @@ func (m *Manager) deliver(ctx context.Context, p int) error {
 		Description:    "telefhir: deliver subscription notifications",
 		FilterSubjects: []string{fmt.Sprintf("subs.ev.%d.*", p), fmt.Sprintf("subs.ctl.%d.*", p)},
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        m.cfg.AckWait,
 		MaxAckPending:  20_000,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      pinnedTTL,
+		PinnedTTL:      m.cfg.PinnedTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("subscriptions: delivery consumer %d: %w", p, err)
@@ -113,7 +113,7 @@ func (d *deliverer) enqueue(ctx context.Context, id string, msg jetstream.Msg) {
 // that a subscription waiting out a long retry does not get them
 // redelivered.
 func (d *deliverer) keepAlive(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(d.m.cfg.AckWait / 3)
 	defer t.Stop()
 	for {
 		select {

@@ -378,6 +378,9 @@ type subSpec struct {
 	maxCount  int
 	end       string
 	status    string
+	// payload sets channel.payload without the Backport content extension
+	// (an R4 subscription).
+	payload bool
 }
 
 func (s subSpec) json() string {
@@ -401,6 +404,9 @@ func (s subSpec) json() string {
 	if s.content != "" {
 		ch["payload"] = "application/fhir+json"
 		ch["_payload"] = map[string]any{"extension": []map[string]any{{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content", "valueCode": s.content}}}
+	}
+	if s.payload {
+		ch["payload"] = "application/fhir+json"
 	}
 	if len(s.headers) > 0 {
 		ch["header"] = s.headers
@@ -439,3 +445,35 @@ const (
 	respRate    = "9279-1"
 	topicObsNew = subscriptions.TopicBase + "observation-created"
 )
+
+// fastClock runs scale times faster than the wall clock, so that retries
+// spanning minutes take milliseconds.
+type fastClock struct {
+	start time.Time
+	scale time.Duration
+}
+
+func newFastClock(scale time.Duration) *fastClock {
+	return &fastClock{start: time.Now(), scale: scale}
+}
+
+func (c *fastClock) Now() time.Time {
+	return c.start.Add(time.Since(c.start) * c.scale)
+}
+
+func (c *fastClock) After(d time.Duration) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	time.AfterFunc(d/c.scale, func() { out <- c.Now() })
+	return out
+}
+
+// eventsSince reads events-since-subscription-start from $status.
+func (n *node) eventsSince(id string) int {
+	n.t.Helper()
+	code, st := n.do(http.MethodGet, "/Subscription/"+id+"/$status", nil)
+	if code != http.StatusOK {
+		n.t.Fatalf("$status: %d %v", code, st)
+	}
+	v, _ := strconv.Atoi(notification{Bundle: st}.param("events-since-subscription-start"))
+	return v
+}

@@ -86,7 +86,14 @@ type Config struct {
 	Concurrency int
 	// Scan is how often heartbeats and Subscription.end are checked
 	// (default 1s).
-	Scan   time.Duration
+	Scan time.Duration
+	// AckWait is how long a node may hold a message of a shared consumer
+	// without acknowledging it (or saying it is still working on it)
+	// before JetStream gives it to another node (default 30s).
+	AckWait time.Duration
+	// PinnedTTL is how long a node that stopped pulling keeps a shared
+	// consumer before another node takes it over (default 10s).
+	PinnedTTL time.Duration
 	Logger *slog.Logger
 }
 
@@ -164,6 +171,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	if cfg.Scan <= 0 {
 		cfg.Scan = time.Second
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.PinnedTTL <= 0 {
+		cfg.PinnedTTL = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

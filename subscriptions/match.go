@@ -19,10 +19,6 @@ import (
 // moves it to another when that node stops pulling.
 const priorityGroup = "telefhir"
 
-// pinnedTTL is how long a silent node keeps a consumer pinned before
-// another node takes over.
-const pinnedTTL = 10 * time.Second
-
 // matcherConsumer is the durable consumer of the change stream that the
 // matcher reads: one node at a time, in stream order.
 const matcherConsumer = "subscriptions-matcher"
@@ -62,12 +58,12 @@ func (m *Manager) match(ctx context.Context) error {
 		Durable:        matcherConsumer,
 		Description:    "telefhir: match change events against subscriptions",
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        m.cfg.AckWait,
 		MaxAckPending:  1024,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
 		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      pinnedTTL,
+		PinnedTTL:      m.cfg.PinnedTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("subscriptions: matcher consumer: %w", err)
