@@ -94,7 +94,7 @@ type Config struct {
 	// PinnedTTL is how long a node that stopped pulling keeps a shared
 	// consumer before another node takes it over (default 10s).
 	PinnedTTL time.Duration
-	Logger *slog.Logger
+	Logger    *slog.Logger
 }
 
 // WebsocketPath is where the websocket channel is served, under the FHIR
