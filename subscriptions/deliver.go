@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,9 @@ type worker struct {
 	loaded    bool
 	lastSent  time.Time
 	handshook int64 // version whose handshake this worker delivered
+	// gapSince is when the worker began waiting for events before its
+	// first queued one.
+	gapSince time.Time
 }
 
 // deliver consumes partition p until ctx ends.
@@ -93,20 +97,32 @@ func (d *deliverer) enqueue(ctx context.Context, id string, msg jetstream.Msg) {
 	d.mu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// A redelivery of a message still queued replaces it.
-	if md, err := msg.Metadata(); err == nil {
-		for i, q := range w.queue {
-			if qm, err := q.Metadata(); err == nil && qm.Sequence.Stream == md.Sequence.Stream {
-				w.queue[i] = msg
-				return
-			}
-		}
+	// The queue is kept in stream order, which is log order: a
+	// redelivery goes back to its place (replacing its earlier delivery,
+	// if still queued).
+	seq := streamSeq(msg)
+	i := len(w.queue)
+	for i > 0 && streamSeq(w.queue[i-1]) > seq {
+		i--
 	}
-	w.queue = append(w.queue, msg)
+	switch {
+	case i > 0 && streamSeq(w.queue[i-1]) == seq:
+		w.queue[i-1] = msg
+	default:
+		w.queue = slices.Insert(w.queue, i, msg)
+	}
 	if !w.running {
 		w.running = true
 		go d.run(ctx, w)
 	}
+}
+
+func streamSeq(msg jetstream.Msg) uint64 {
+	md, err := msg.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
 }
 
 // keepAlive tells JetStream that queued messages are being worked on, so
@@ -153,11 +169,13 @@ func (d *deliverer) run(ctx context.Context, w *worker) {
 		if n == 0 {
 			continue // not handled: try again (or stop, when ctx ended)
 		}
+		done := map[uint64]bool{}
 		for _, msg := range head[:n] {
 			_ = msg.Ack()
+			done[streamSeq(msg)] = true
 		}
 		w.mu.Lock()
-		w.queue = w.queue[n:]
+		w.queue = slices.DeleteFunc(w.queue, func(m jetstream.Msg) bool { return done[streamSeq(m)] })
 		w.mu.Unlock()
 	}
 }
@@ -193,7 +211,8 @@ func (d *deliverer) process(ctx context.Context, w *worker, q []jetstream.Msg) i
 		}
 		return 1
 	}
-	// A run of events, skipping those already handled (redeliveries).
+	// A run of consecutive events after the cursor; those at or below it
+	// were handled already (redeliveries).
 	var events []logEvent
 	n := 0
 	s, err := d.current(ctx, w)
@@ -210,20 +229,58 @@ func (d *deliverer) process(ctx context.Context, w *worker, q []jetstream.Msg) i
 		if isControl(msg) || len(events) == max {
 			break
 		}
-		n++
 		var e logEvent
 		if err := json.Unmarshal(msg.Data(), &e); err != nil || e.Number <= w.cursor {
+			if len(events) > 0 {
+				break
+			}
+			n++
 			continue
 		}
+		if e.Number != w.cursor+int64(len(events))+1 {
+			break // a gap: the missing events are elsewhere
+		}
+		n++
 		events = append(events, e)
 	}
-	if len(events) == 0 {
+	if len(events) == 0 && n > 0 {
 		return n
 	}
+	if len(events) == 0 {
+		return d.gap(ctx, w, q[0])
+	}
+	w.gapSince = time.Time{}
 	if !d.send(ctx, w, s, events) {
 		return 0
 	}
 	return n
+}
+
+// gap handles a first event that does not follow the cursor: another node
+// that held the partition before may still be delivering the events in
+// between, or died with them unacknowledged (JetStream gives them to this
+// node after AckWait). The worker re-reads the shared cursor and waits;
+// after twice AckWait without them it goes on (at-least-once: an event
+// handled but whose cursor was not saved must not block the rest).
+func (d *deliverer) gap(ctx context.Context, w *worker, head jetstream.Msg) int {
+	m := d.m
+	if c, err := m.log.loadCursor(ctx, ChannelRestHook, w.id); err == nil && c > w.cursor {
+		w.cursor = c
+		return 0 // look again with the other node's progress
+	}
+	if w.gapSince.IsZero() {
+		w.gapSince = time.Now()
+	}
+	if time.Since(w.gapSince) > 2*m.cfg.AckWait {
+		var e logEvent
+		_ = json.Unmarshal(head.Data(), &e)
+		m.logger.Warn("events before the next one never came; going on", "subscription", w.id, "cursor", w.cursor, "next", e.Number)
+		w.cursor = e.Number - 1
+		w.gapSince = time.Time{}
+		return 0
+	}
+	d.wait(ctx, 50*time.Millisecond)
+	return 0
 }
 
 // wait pauses before a retry of a failed read.
@@ -285,27 +342,31 @@ func (d *deliverer) send(ctx context.Context, w *worker, s *Subscription, events
 			Reason: "the subscription is in status " + s.Status + ": " + s.Error})
 		return advance()
 	}
-	bodies, allowed, denied, err := d.resources(ctx, s, events)
-	if err != nil {
-		m.logger.Warn("read notification resources", "subscription", s.ID, "error", err)
-		d.wait(ctx, time.Second)
-		return false
-	}
-	if len(denied) > 0 {
-		d.deadLetter(ctx, DeadLetter{Subscription: s.ID, Events: numbers(denied), Kind: TypeEvent,
-			Reason: "the subscriber's grant does not allow reading the resource at send time"})
-	}
-	if len(allowed) == 0 {
-		return advance()
-	}
-	body, err := m.notification(statusInfo{Sub: s, Status: StatusActive, Type: TypeEvent, EventsSince: last}, allowed, s.Content, bodies)
-	if err != nil {
-		m.logger.Error("build notification", "subscription", s.ID, "error", err)
-		return advance()
-	}
 	start := m.clock.Now()
+	pending := events
 	for attempt := 1; ; attempt++ {
-		err := d.post(ctx, s, body)
+		// The grant is checked before every attempt: access withdrawn
+		// during an outage stops the notification.
+		bodies, allowed, denied, err := d.resources(ctx, s, pending)
+		if err != nil {
+			m.logger.Warn("read notification resources", "subscription", s.ID, "error", err)
+			d.wait(ctx, time.Second)
+			return false
+		}
+		if len(denied) > 0 {
+			d.deadLetter(ctx, DeadLetter{Subscription: s.ID, Events: numbers(denied), Kind: TypeEvent,
+				Reason: "the subscriber's grant does not allow reading the resource at send time"})
+		}
+		if len(allowed) == 0 {
+			return advance()
+		}
+		pending = allowed
+		body, err := m.notification(statusInfo{Sub: s, Status: StatusActive, Type: TypeEvent, EventsSince: last}, allowed, s.Content, bodies)
+		if err != nil {
+			m.logger.Error("build notification", "subscription", s.ID, "error", err)
+			return advance()
+		}
+		err = d.post(ctx, s, body)
 		if err == nil {
 			w.lastSent = m.clock.Now()
 			return advance()

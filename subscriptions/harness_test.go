@@ -35,7 +35,7 @@ type storeWithMigrate interface {
 	Migrate(ctx context.Context) error
 }
 
-func openSQLite(t *testing.T) storeWithMigrate {
+func openSQLite(t testing.TB) storeWithMigrate {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
@@ -51,12 +51,22 @@ func openSQLite(t *testing.T) storeWithMigrate {
 // node is one telefhir server: the HTTP API over a store, its outbox
 // relay and its subscriptions manager, sharing NATS with other nodes.
 type node struct {
-	t     *testing.T
-	base  string
-	svc   *fhir.Service
-	m     *subscriptions.Manager
-	relay *outbox.Relay
-	stop  func()
+	t       testing.TB
+	base    string
+	svc     *fhir.Service
+	m       *subscriptions.Manager
+	relay   *outbox.Relay
+	handler http.Handler
+	stop    func()
+}
+
+// statusAs calls $status of id in-process with ctx (carrying a grant) and
+// returns the HTTP status.
+func (n *node) statusAs(ctx context.Context, id string) int {
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/Subscription/"+id+"/$status", nil)
+	rec := httptest.NewRecorder()
+	n.handler.ServeHTTP(rec, req)
+	return rec.Code
 }
 
 type nodeOptions struct {
@@ -66,7 +76,7 @@ type nodeOptions struct {
 	noRelay bool
 }
 
-func startNode(t *testing.T, st store.Store, js jetstream.JetStream, o nodeOptions) *node {
+func startNode(t testing.TB, st store.Store, js jetstream.JetStream, o nodeOptions) *node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{t: t}
@@ -80,7 +90,7 @@ func startNode(t *testing.T, st store.Store, js jetstream.JetStream, o nodeOptio
 	n.svc = &fhir.Service{Store: outbox.Notify(st, n.relay), Registry: reg}
 	cfg := subscriptions.Config{
 		Service: n.svc, JS: js, BaseURL: n.base, AllowLoopbackHTTP: true,
-		Retry: subscriptions.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, GiveUpAfter: 2 * time.Second},
+		Retry: subscriptions.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, GiveUpAfter: time.Minute},
 		Scan:  50 * time.Millisecond,
 	}
 	if o.mutate != nil {
@@ -100,6 +110,7 @@ func startNode(t *testing.T, st store.Store, js jetstream.JetStream, o nodeOptio
 		t.Fatal(err)
 	}
 	srv.Config.Handler = e
+	n.handler = e
 	srv.Start()
 	var wg sync.WaitGroup
 	run := func(name string, f func(context.Context) error) {
@@ -128,7 +139,7 @@ func startNode(t *testing.T, st store.Store, js jetstream.JetStream, o nodeOptio
 }
 
 // startRelay starts a relay for n after the fact (a restarted server).
-func (n *node) startRelay(t *testing.T) {
+func (n *node) startRelay(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.relay.Run(ctx) }()
@@ -140,7 +151,7 @@ func (n *node) startRelay(t *testing.T) {
 	})
 }
 
-func newNATS(t *testing.T) jetstream.JetStream {
+func newNATS(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	return eventstest.Start(t).Connect(t).JetStream()
 }
@@ -193,7 +204,7 @@ func (n *node) status(id string) string {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -292,7 +303,7 @@ type receiver struct {
 	hits int
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		data, _ := io.ReadAll(req.Body)
@@ -345,7 +356,7 @@ func (r *receiver) numbers(sub string) []int64 {
 	return out
 }
 
-func (r *receiver) waitEvents(t *testing.T, sub string, n int) []int64 {
+func (r *receiver) waitEvents(t testing.TB, sub string, n int) []int64 {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d events for %s", n, sub), 20*time.Second, func() bool { return len(r.numbers(sub)) >= n })
 	return r.numbers(sub)
@@ -359,7 +370,7 @@ func seq(from, to int64) []int64 {
 	return out
 }
 
-func wantNumbers(t *testing.T, what string, got, want []int64) {
+func wantNumbers(t testing.TB, what string, got, want []int64) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Errorf("%s: event numbers %v, want %v", what, got, want)

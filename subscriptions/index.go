@@ -169,24 +169,31 @@ func key(param, value string) string { return param + "\x00" + value }
 // the match that way. A clause qualifies when each of its predicates is a
 // positive token test with a code, or a reference test to a given target,
 // all on one parameter: a matching resource then has a row of that
-// parameter with one of those codes or targets.
+// parameter with one of those codes or targets. Reference clauses are
+// preferred: a patient is more selective than a code.
 func keysOf(qs []search.Query, typ string) []string {
+	var tokens []string
 	for _, q := range qs {
 		if len(q.Types) > 0 && !slices.Contains(q.Types, typ) {
 			continue
 		}
 		for _, c := range q.Where {
-			if ks := clauseKeys(c); ks != nil {
+			ks := clauseKeys(c)
+			switch {
+			case ks == nil:
+			case c.Or[0].Type == search.TypeReference:
 				return ks
+			case tokens == nil:
+				tokens = ks
 			}
 		}
 	}
-	return nil
+	return tokens
 }
 
 func clauseKeys(c search.Clause) []string {
 	var keys []string
-	for i, p := range c.Or {
+	for _, p := range c.Or {
 		if p.Not || p.Missing != nil || p.Has != nil || len(p.Composite) > 0 || p.Param != c.Or[0].Param ||
 			p.Param == search.ParamID || p.Param == search.ParamLastUpdated {
 			return nil
@@ -205,7 +212,6 @@ func clauseKeys(c search.Clause) []string {
 		default:
 			return nil
 		}
-		_ = i
 	}
 	return keys
 }

@@ -347,7 +347,7 @@ func TestRetryThenError(t *testing.T) {
 // minutes, events keep coming; afterwards every one is delivered, in
 // order, and nothing is dead-lettered.
 func TestReceiverDownForMinutes(t *testing.T) {
-	clock := newFastClock(3000)
+	clock := newFastClock(600) // a minute passes in 100ms
 	n := startNode(t, openSQLite(t), newNATS(t), nodeOptions{mutate: func(c *subscriptions.Config) {
 		c.Clock = clock
 		c.Retry = subscriptions.Retry{Initial: time.Second, Max: time.Minute, GiveUpAfter: time.Hour}

@@ -11,6 +11,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -63,7 +64,11 @@ func New(o Options) (*echo.Echo, error) {
 				return outcome.Internal(err)
 			},
 		}),
-		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
+		middleware.GzipWithConfig(middleware.GzipConfig{
+			MinLength: 1024,
+			// A websocket upgrade must reach the client unbuffered.
+			Skipper: func(c echo.Context) bool { return strings.EqualFold(c.Request().Header.Get("Upgrade"), "websocket") },
+		}),
 	)
 	api.Register(e)
 	for _, r := range o.Routes {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,7 +133,8 @@ type Relay struct {
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
 
-	kick chan struct{}
+	initOnce sync.Once
+	kick     chan struct{}
 }
 
 func (r *Relay) defaults() {
@@ -156,16 +158,12 @@ func (r *Relay) defaults() {
 // Init prepares r for Kick; Run calls it. Call it before sharing r when
 // writes may Kick before Run starts.
 func (r *Relay) Init() {
-	if r.kick == nil {
-		r.kick = make(chan struct{}, 1)
-	}
+	r.initOnce.Do(func() { r.kick = make(chan struct{}, 1) })
 }
 
 // Kick wakes the relay: a write committed. It never blocks.
 func (r *Relay) Kick() {
-	if r.kick == nil {
-		return
-	}
+	r.Init()
 	select {
 	case r.kick <- struct{}{}:
 	default:
