@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/telefhir/telefhir/events/eventstest"
-	"github.com/telefhir/telefhir/fhir/store/postgres"
 	"github.com/telefhir/telefhir/fhir/store/postgres/pgtest"
 	"github.com/telefhir/telefhir/subscriptions"
 )
@@ -79,18 +78,7 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 func TestTwoNodes(t *testing.T) {
 	url := pgtest.URL(t)
 	js := newNATS(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		if err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	nodes := []*node{startNode(t, open(), js, fastFailover(false)), startNode(t, open(), js, fastFailover(false))}
+	nodes := []*node{startNode(t, pgtest.OpenAt(t, url), js, fastFailover(false)), startNode(t, pgtest.OpenAt(t, url), js, fastFailover(false))}
 	r := newReceiver(t)
 	const patients = 4
 	var perPatient []string

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,30 +22,14 @@ import (
 	"github.com/telefhir/telefhir/fhir/rest"
 	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
-	"github.com/telefhir/telefhir/fhir/store/sqlite"
+	"github.com/telefhir/telefhir/fhir/store/sqlite/sqlitetest"
 	"github.com/telefhir/telefhir/internal/server"
 	"github.com/telefhir/telefhir/subscriptions"
 	"github.com/telefhir/telefhir/subscriptions/outbox"
 )
 
-// storeWithMigrate is a store the harness can open.
-type storeWithMigrate interface {
-	store.Store
-	Migrate(ctx context.Context) error
-}
-
-func openSQLite(t testing.TB) storeWithMigrate {
-	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// openSQLite is the embedded store, the fast store of these tests.
+func openSQLite(t testing.TB) store.Store { return sqlitetest.Open(t) }
 
 // node is one telefhir server: the HTTP API over a store, its outbox
 // relay and its subscriptions manager, sharing NATS with other nodes.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
 	"github.com/telefhir/telefhir/fhir/store/postgres/pgtest"
-	"github.com/telefhir/telefhir/fhir/store/sqlite"
+	"github.com/telefhir/telefhir/fhir/store/sqlite/sqlitetest"
 	"github.com/telefhir/telefhir/internal/synth"
 )
 
@@ -36,17 +35,7 @@ func TestMatchesAgreesWithStores(t *testing.T) {
 		name string
 		open func(t *testing.T) store.Store
 	}{
-		{"sqlite", func(t *testing.T) store.Store {
-			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			if err := s.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
+		{"sqlite", func(t *testing.T) store.Store { return sqlitetest.Open(t) }},
 		{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,24 +13,10 @@ import (
 
 	"github.com/telefhir/telefhir/events/eventstest"
 	"github.com/telefhir/telefhir/fhir/store"
-	"github.com/telefhir/telefhir/fhir/store/postgres"
 	"github.com/telefhir/telefhir/fhir/store/postgres/pgtest"
-	"github.com/telefhir/telefhir/fhir/store/sqlite"
+	"github.com/telefhir/telefhir/fhir/store/sqlite/sqlitetest"
 	"github.com/telefhir/telefhir/subscriptions/outbox"
 )
-
-func openSQLite(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func write(t *testing.T, s store.Store, id string) {
 	t.Helper()
@@ -137,7 +122,7 @@ func startRelay(t *testing.T, r *outbox.Relay) (stop func()) {
 // commit while no relay runs (the server died before publishing); a new
 // relay publishes every one of them.
 func TestCommitWhileRelayDown(t *testing.T) {
-	st := openSQLite(t)
+	st := sqlitetest.Open(t)
 	js := eventstest.Start(t).Connect(t).JetStream()
 	ensure(t, js)
 	const n = 60
@@ -172,7 +157,7 @@ func (c crashAfterPublish) DrainOutbox(ctx context.Context, max int, publish fun
 // the rows leaves them to the next relay, whose messages JetStream drops
 // as duplicates.
 func TestRepublishIsDropped(t *testing.T) {
-	st := openSQLite(t)
+	st := sqlitetest.Open(t)
 	js := eventstest.Start(t).Connect(t).JetStream()
 	ensure(t, js)
 	const n = 20
@@ -212,7 +197,7 @@ func waitEmpty(t *testing.T, st store.Outbox) {
 // TestNATSRestartDuringBurst restarts NATS while writes commit and the
 // relay publishes: every change reaches the stream exactly once.
 func TestNATSRestartDuringBurst(t *testing.T) {
-	st := openSQLite(t)
+	st := sqlitetest.Open(t)
 	ns := eventstest.Start(t)
 	js := ns.Connect(t).JetStream()
 	ensure(t, js)
@@ -271,8 +256,8 @@ func TestRelaysOnSeveralNodes(t *testing.T) {
 	ensure(t, js)
 	handed := &sync.Map{}
 	var nodes []store.Store
-	for i := range 3 {
-		s := openPostgres(t, url, i == 0)
+	for range 3 {
+		s := pgtest.OpenAt(t, url)
 		r := &outbox.Relay{Store: countingOutbox{s, handed}, JS: js, Batch: 8, Poll: 20 * time.Millisecond}
 		stop := startRelay(t, r)
 		defer stop()
@@ -303,19 +288,4 @@ func TestRelaysOnSeveralNodes(t *testing.T) {
 	if count != n {
 		t.Errorf("%d changes published, want %d", count, n)
 	}
-}
-
-func openPostgres(t *testing.T, url string, migrate bool) *postgres.Store {
-	t.Helper()
-	s, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if migrate {
-		if err := s.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
 }
