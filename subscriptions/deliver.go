@@ -31,6 +31,7 @@ type deliverer struct {
 	mu      sync.Mutex
 	workers map[string]*worker
 	sem     chan struct{}
+	running sync.WaitGroup // the workers' goroutines
 }
 
 type worker struct {
@@ -72,10 +73,12 @@ func (m *Manager) deliver(ctx context.Context, p int) error {
 		return fmt.Errorf("subscriptions: delivery consumer %d: %w", p, err)
 	}
 	go d.keepAlive(ctx)
-	return each(ctx, it, m.logger, func(msg jetstream.Msg) error {
+	err = each(ctx, it, m.logger, func(msg jetstream.Msg) error {
 		d.enqueue(ctx, subjectID(msg.Subject()), msg)
 		return nil
 	})
+	d.running.Wait() // let notifications in flight finish and be acknowledged
+	return err
 }
 
 // subjectID is the subscription id a log or control subject is about.
@@ -113,7 +116,11 @@ func (d *deliverer) enqueue(ctx context.Context, id string, msg jetstream.Msg) {
 	}
 	if !w.running {
 		w.running = true
-		go d.run(ctx, w)
+		d.running.Add(1)
+		go func() {
+			defer d.running.Done()
+			d.run(ctx, w)
+		}()
 	}
 }
 
@@ -318,9 +325,13 @@ func (d *deliverer) current(ctx context.Context, w *worker) (*Subscription, erro
 func (d *deliverer) send(ctx context.Context, w *worker, s *Subscription, events []logEvent) bool {
 	m := d.m
 	last := events[len(events)-1].Number
+	// A notification under way is finished, and its cursor saved, even
+	// when the node is shutting down: stopping in between would have the
+	// node that takes over send it again.
+	detached := context.WithoutCancel(ctx)
 	advance := func() bool {
 		w.cursor = last
-		if err := m.log.saveCursor(ctx, ChannelRestHook, w.id, last); err != nil {
+		if err := m.log.saveCursor(detached, ChannelRestHook, w.id, last); err != nil {
 			m.logger.Warn("save delivery cursor", "subscription", w.id, "error", err)
 		}
 		return true
@@ -366,7 +377,10 @@ func (d *deliverer) send(ctx context.Context, w *worker, s *Subscription, events
 			m.logger.Error("build notification", "subscription", s.ID, "error", err)
 			return advance()
 		}
-		err = d.post(ctx, s, body)
+		if ctx.Err() != nil {
+			return false
+		}
+		err = d.post(detached, s, body)
 		if err == nil {
 			w.lastSent = m.clock.Now()
 			return advance()
