@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,14 +49,22 @@ func newLatencyReceiver(b *testing.B) *latencyReceiver {
 
 // BenchmarkRestHookLatency measures commit → rest-hook receipt with 100
 // active subscriptions (one per patient) while 1,000 matching changes a
-// second commit, for BENCH seconds (3 by default): each iteration runs the
-// whole scenario, so use -benchtime 1x. Changes are committed straight
+// second commit, for 3 seconds: each iteration runs the
+// whole scenario, so use -benchtime 1x. BENCH_SUBS_RATE and
+// BENCH_SUBS_SECONDS change the rate and the duration. Changes are committed straight
 // through the store (the resources prepared beforehand) so that the
 // measured path is the one subscriptions own: outbox, relay, change
 // stream, matcher, event log, delivery, HTTP.
 func BenchmarkRestHookLatency(b *testing.B) {
-	for b.Loop() {
-		runLatency(b, 1000, 3*time.Second)
+	rate, secs := 1000, 3
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SUBS_RATE")); err == nil && v > 0 {
+		rate = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SUBS_SECONDS")); err == nil && v > 0 {
+		secs = v
+	}
+	for range b.N {
+		runLatency(b, rate, time.Duration(secs)*time.Second)
 	}
 }
 
@@ -84,7 +94,6 @@ func runLatency(b *testing.B, rate int, dur time.Duration) {
 		versions[i] = store.Resource{Type: "Observation", ID: id, VersionID: 1, Method: "POST", Body: []byte(body), Index: x}
 	}
 	committed := make([]time.Time, total)
-	b.ResetTimer()
 	start := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
@@ -126,7 +135,6 @@ func runLatency(b *testing.B, rate int, dur time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	b.StopTimer()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lat := make([]float64, 0, total)

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,10 @@ import (
 	"github.com/telefhir/telefhir/subscriptions"
 	"github.com/telefhir/telefhir/subscriptions/outbox"
 )
+
+// quiet logs warnings and errors only: the access log of every request
+// would bury them.
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 // openSQLite is the embedded store, the fast store of these tests.
 func openSQLite(t testing.TB) store.Store { return sqlitetest.Open(t) }
@@ -73,8 +79,9 @@ func startNode(t testing.TB, st store.Store, js jetstream.JetStream, o nodeOptio
 	n.svc = &fhir.Service{Store: outbox.Notify(st, n.relay), Registry: reg}
 	cfg := subscriptions.Config{
 		Service: n.svc, JS: js, BaseURL: n.base, AllowLoopbackHTTP: true,
-		Retry: subscriptions.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, GiveUpAfter: time.Minute},
-		Scan:  50 * time.Millisecond,
+		Retry:  subscriptions.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, GiveUpAfter: time.Minute},
+		Scan:   50 * time.Millisecond,
+		Logger: quiet,
 	}
 	if o.mutate != nil {
 		o.mutate(&cfg)
@@ -86,6 +93,7 @@ func startNode(t testing.TB, st store.Store, js jetstream.JetStream, o nodeOptio
 	n.svc.Hooks = map[string]fhir.WriteHook{"Subscription": n.m.Hook()}
 	e, err := server.New(server.Options{
 		Service: n.svc,
+		Logger:  quiet,
 		REST:    rest.Config{BaseURL: n.base, Operations: n.m.Operations(), SubscriptionTopics: n.m.TopicURLs()},
 		Routes:  []server.Route{{Method: http.MethodGet, Path: subscriptions.WebsocketPath, Handler: http.HandlerFunc(n.m.ServeWebsocket)}},
 	})

@@ -120,6 +120,14 @@ func (x *index) unbucket(s *Subscription) {
 	s.keys = nil
 }
 
+// watched reports whether any subscription is bucketed under typ.
+func (x *index) watched(typ string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	b := x.byType[typ]
+	return b != nil && (len(b.any) > 0 || len(b.keyed) > 0)
+}
+
 // candidates returns the matchable subscriptions that could match a
 // resource of typ with index rows x (each at most once).
 func (x *index) candidates(typ string, rows *search.Index, now time.Time) []*Subscription {

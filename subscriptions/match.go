@@ -146,6 +146,9 @@ func (m *Manager) matchChange(ctx context.Context, ev *outbox.Event) error {
 			return err
 		}
 	}
+	if !m.idx.watched(ev.Type) {
+		return nil // no subscription could match: skip the index extraction
+	}
 	c := &change{Event: ev, body: body, m: m}
 	if !ev.Deleted {
 		if c.index, err = m.reg.ExtractJSON(ev.Type, body); err != nil {
