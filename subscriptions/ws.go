@@ -44,10 +44,18 @@ type hub struct {
 	// subscription, to write the cursor once per event.
 	saved map[string]int64
 	ready chan struct{}
+	// built caches the notification of one event for the many clients
+	// bound to its subscription (bounded: see notificationFor).
+	built map[builtKey][]byte
+}
+
+type builtKey struct {
+	id     string
+	number int64
 }
 
 func newHub(m *Manager) *hub {
-	return &hub{m: m, conns: map[string]map[*wsConn]bool{}, saved: map[string]int64{}, ready: make(chan struct{})}
+	return &hub{m: m, conns: map[string]map[*wsConn]bool{}, saved: map[string]int64{}, ready: make(chan struct{}), built: map[builtKey][]byte{}}
 }
 
 // run follows every subscription's new events and hands them to the
@@ -117,6 +125,29 @@ func (h *hub) sent(ctx context.Context, id string, n int64) {
 	if err := h.m.log.saveCursor(ctx, ChannelWebsocket, id, n); err != nil {
 		h.m.logger.Warn("save websocket cursor", "subscription", id, "error", err)
 	}
+}
+
+// notificationFor returns the event-notification of one event of s,
+// building it once for all the clients bound to s.
+func (h *hub) notificationFor(s *Subscription, e logEvent, bodies map[string][]byte) ([]byte, error) {
+	k := builtKey{s.ID, e.Number}
+	h.mu.Lock()
+	b, ok := h.built[k]
+	h.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := h.m.notification(statusInfo{Sub: s, Status: StatusActive, Type: TypeEvent, EventsSince: e.Number}, []logEvent{e}, s.Content, bodies)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if len(h.built) >= 256 {
+		clear(h.built)
+	}
+	h.built[k] = b
+	h.mu.Unlock()
+	return b, nil
 }
 
 type liveEvent struct {
@@ -313,10 +344,18 @@ func (c *wsConn) send(ctx context.Context, b *binding, events []logEvent) error 
 	b.last = last
 	if len(allowed) > 0 {
 		var data []byte
-		if b.r4 {
+		switch {
+		case b.r4:
 			data = []byte("ping " + s.ID)
-		} else if data, err = m.notification(statusInfo{Sub: s, Status: StatusActive, Type: TypeEvent, EventsSince: last}, allowed, s.Content, bodies); err != nil {
-			return err
+		case len(allowed) == 1 && (m.cfg.Authorizer == nil || s.Grant == nil):
+			// Every client of s sees the same: build it once.
+			if data, err = m.hub.notificationFor(s, allowed[0], bodies); err != nil {
+				return err
+			}
+		default:
+			if data, err = m.notification(statusInfo{Sub: s, Status: StatusActive, Type: TypeEvent, EventsSince: last}, allowed, s.Content, bodies); err != nil {
+				return err
+			}
 		}
 		if err := c.write(ctx, data); err != nil {
 			return err
