@@ -438,24 +438,34 @@ func (m *Manager) issueToken(ctx context.Context, ids []string) (string, time.Ti
 		return "", time.Time{}, err
 	}
 	exp := m.clock.Now().Add(TokenLifetime).Truncate(time.Second)
+	return signToken(key, ids, exp), exp, nil
+}
+
+func (m *Manager) verifyToken(ctx context.Context, tok string) ([]string, error) {
+	key, err := m.tokenKey(ctx)
+	if err != nil {
+		return nil, errors.New("binding tokens are unavailable")
+	}
+	return checkToken(key, tok, m.clock.Now())
+}
+
+func signToken(key []byte, ids []string, exp time.Time) string {
 	claims, _ := json.Marshal(tokenClaims{IDs: ids, Exp: exp.Unix()})
 	mac := hmac.New(sha256.New, key)
 	mac.Write(claims)
 	enc := base64.RawURLEncoding
-	return enc.EncodeToString(claims) + "." + enc.EncodeToString(mac.Sum(nil)), exp, nil
+	return enc.EncodeToString(claims) + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
-func (m *Manager) verifyToken(ctx context.Context, tok string) ([]string, error) {
+// checkToken returns the subscription ids of a token signed with key and
+// not expired at now.
+func checkToken(key []byte, tok string, now time.Time) ([]string, error) {
 	enc := base64.RawURLEncoding
 	c, sig, ok := strings.Cut(tok, ".")
 	claims, err1 := enc.DecodeString(c)
 	got, err2 := enc.DecodeString(sig)
 	if !ok || err1 != nil || err2 != nil {
 		return nil, errors.New("malformed binding token")
-	}
-	key, err := m.tokenKey(ctx)
-	if err != nil {
-		return nil, errors.New("binding tokens are unavailable")
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write(claims)
@@ -466,7 +476,7 @@ func (m *Manager) verifyToken(ctx context.Context, tok string) ([]string, error)
 	if json.Unmarshal(claims, &tc) != nil || len(tc.IDs) == 0 || slices.Contains(tc.IDs, "") {
 		return nil, errors.New("invalid binding token")
 	}
-	if m.clock.Now().Unix() > tc.Exp {
+	if now.Unix() > tc.Exp {
 		return nil, errors.New("the binding token has expired; ask $get-ws-binding-token for a new one")
 	}
 	return tc.IDs, nil

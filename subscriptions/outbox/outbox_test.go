@@ -289,3 +289,20 @@ func TestRelaysOnSeveralNodes(t *testing.T) {
 		t.Errorf("%d changes published, want %d", count, n)
 	}
 }
+
+// FuzzDecode: an event message decodes or is refused; nothing panics, and
+// what decodes names a version.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"seq":1,"type":"Observation","id":"o","versionId":1,"lastUpdated":"2026-01-01T00:00:00Z","method":"POST","body":{"resourceType":"Observation"}}`))
+	f.Add([]byte(`{"type":"Patient","id":"p","versionId":0}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := outbox.Decode(data)
+		if err != nil {
+			return
+		}
+		if e.Type == "" || e.ID == "" || e.VersionID <= 0 || e.Identity() == "" {
+			t.Fatalf("decoded an event without identity: %+v", e)
+		}
+	})
+}
