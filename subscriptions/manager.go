@@ -299,7 +299,12 @@ func (m *Manager) apply(id string, version int64, body []byte, deleted bool) (*S
 	if err != nil {
 		// Validated on write; a stored one that no longer parses (a topic
 		// removed, a parameter retired) stops matching.
-		m.logger.Warn("stored Subscription no longer valid; it is not matched", "subscription", id, "error", err)
+		var where []string
+		var oe *outcome.Error
+		if errors.As(err, &oe) && len(oe.Issues) > 0 {
+			where = oe.Issues[0].Expression // not the message: it may quote criteria values
+		}
+		m.logger.Warn("stored Subscription no longer valid; it is not matched", "subscription", id, "location", where)
 		return nil, m.idx.put(id, version, nil)
 	}
 	s.ID, s.Version = id, version

@@ -158,8 +158,14 @@ func (m *Manager) matchChange(ctx context.Context, ev *outbox.Event) error {
 	for _, s := range m.idx.candidates(ev.Type, c.index, m.clock.Now()) {
 		ok, err := m.matches(ctx, s, c)
 		if err != nil {
+			// One subscription's failure must not hold up the others: the
+			// change is recorded as not evaluated for it.
 			m.logger.Warn("evaluating a subscription failed", "subscription", s.ID, "error", err)
-			return err
+			if err := m.log.deadLetter(ctx, DeadLetter{Subscription: s.ID, Kind: TypeEvent, At: m.clock.Now().UTC(),
+				Reason: "the criteria could not be evaluated for " + ev.Identity() + ": " + err.Error()}); err != nil {
+				return err
+			}
+			continue
 		}
 		if !ok {
 			continue

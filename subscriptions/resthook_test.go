@@ -495,3 +495,47 @@ func TestMetadataAdvertisesTopics(t *testing.T) {
 		return code == http.StatusOK && b["code"] != nil
 	})
 }
+
+// TestSubscriptionUpdates: a client cannot set active itself; an update
+// that keeps the delivery keeps the subscription active without a new
+// handshake, one that changes the endpoint is handshaken again; type-level
+// $status reports several subscriptions.
+func TestSubscriptionUpdates(t *testing.T) {
+	n := startNode(t, openSQLite(t), newNATS(t), nodeOptions{})
+	r := newReceiver(t)
+	spec := subSpec{criteria: topicObsNew, endpoint: r.srv.URL + "/a", status: "active"}
+	code, out := n.do(http.MethodPost, "/Subscription", spec.json())
+	if code != http.StatusCreated || out["status"] != subscriptions.StatusRequested {
+		t.Fatalf("create asking for active: %d, status %v; want 201 and requested", code, out["status"])
+	}
+	id := out["id"].(string)
+	n.waitStatus(id, subscriptions.StatusActive)
+	put := func(s subSpec) {
+		t.Helper()
+		body := strings.Replace(s.json(), `"resourceType":"Subscription",`, `"resourceType":"Subscription","id":"`+id+`",`, 1)
+		if code, out := n.do(http.MethodPut, "/Subscription/"+id, body); code != http.StatusOK {
+			t.Fatalf("PUT: %d %v", code, out)
+		}
+	}
+	put(spec) // same delivery
+	if st := n.status(id); st != subscriptions.StatusActive {
+		t.Errorf("after an update keeping the delivery: status %s, want active", st)
+	}
+	spec.endpoint = r.srv.URL + "/b"
+	put(spec)
+	waitFor(t, "a second handshake", 10*time.Second, func() bool { return len(r.of(subscriptions.TypeHandshake, id)) == 2 })
+	n.waitStatus(id, subscriptions.StatusActive)
+
+	other := n.create("Subscription", subSpec{criteria: topicObsNew, endpoint: r.srv.URL, status: "off"}.json())
+	code, st := n.do(http.MethodGet, "/Subscription/$status?id="+id+","+other, nil)
+	if code != http.StatusOK || st["total"] != float64(2) {
+		t.Fatalf("type-level $status: %d %v", code, st)
+	}
+	code, st = n.do(http.MethodGet, "/Subscription/$status?id="+id+","+other+"&status=off", nil)
+	if code != http.StatusOK || st["total"] != float64(1) {
+		t.Errorf("type-level $status filtered by status off: %d total %v, want 1", code, st["total"])
+	}
+	if code, _ := n.do(http.MethodGet, "/Subscription/$status", nil); code != http.StatusBadRequest {
+		t.Errorf("type-level $status without id: %d, want 400", code)
+	}
+}
