@@ -591,6 +591,7 @@ func (d *deliverer) deadLetter(ctx context.Context, dl DeadLetter) {
 func (m *Manager) schedule(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Scan)
 	defer t.Stop()
+	requested := map[string]int64{} // the heartbeat slot last requested, per subscription
 	for {
 		select {
 		case <-ctx.Done():
@@ -598,7 +599,11 @@ func (m *Manager) schedule(ctx context.Context) error {
 		case <-t.C:
 		}
 		now := m.clock.Now()
-		for _, s := range m.idx.all() {
+		all := m.idx.all()
+		if len(requested) > len(all) {
+			clear(requested) // subscriptions went away; a repeated request is dropped as a duplicate
+		}
+		for _, s := range all {
 			switch {
 			case !s.End.IsZero() && !now.Before(s.End) && s.Status != StatusOff:
 				if _, err := m.setStatus(ctx, s.ID, []string{StatusRequested, StatusActive, StatusError}, StatusOff, ""); err != nil {
@@ -606,9 +611,14 @@ func (m *Manager) schedule(ctx context.Context) error {
 				}
 			case s.Status == StatusActive && s.Channel == ChannelRestHook && s.Heartbeat > 0:
 				slot := now.UnixNano() / int64(s.Heartbeat)
+				if requested[s.ID] == slot {
+					continue
+				}
 				if err := m.log.publishControl(ctx, s.ID, control{Kind: "heartbeat"}, fmt.Sprintf("hb|%s|%d", s.ID, slot)); err != nil {
 					m.logger.Warn("request heartbeat", "subscription", s.ID, "error", err)
+					continue
 				}
+				requested[s.ID] = slot
 			}
 		}
 	}
