@@ -128,6 +128,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	svc := &fhir.Service{Store: outbox.Notify(st, relay), Registry: reg}
 	subs, err := subscriptions.New(ctx, subscriptions.Config{
 		Service: svc, JS: js, BaseURL: c.BaseURL, AllowLoopbackHTTP: c.LoopbackHooks, Logger: log,
+		Changes: outbox.StreamConfig{Replicas: c.NATSReplicas},
+		Log:     subscriptions.LogConfig{Replicas: c.NATSReplicas},
 	})
 	if err != nil {
 		return err
