@@ -203,6 +203,18 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.kick:
+			// Another node's relay may hold the outbox and have finished
+			// its last batch just before this write committed: look again
+			// shortly rather than at the next poll.
+			if n, err := r.Drain(ctx); err == nil && n == 0 {
+				t := time.NewTimer(10 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
 		case <-poll.C:
 		}
 	}
