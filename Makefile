@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 DATA    ?= ./data
 
-.PHONY: help run test testrace test-examples test-launch lint bench bench-search build up down generate tidy
+.PHONY: help run test testrace test-examples test-launch lint bench bench-search bench-subscriptions build up down generate tidy
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench: ## load benchmarks against Postgres and the embedded store, with pgbench 
 
 bench-search: ## search benchmark over 1M synthetic Observations in Postgres, with query plans (writes bench/results/search-latest.md)
 	bash bench/search.sh
+
+bench-subscriptions: ## subscription matching, rest-hook latency and websocket fan-out (writes bench/results/subscriptions-latest.md)
+	bash bench/subscriptions.sh
 
 up: ## start Postgres, NATS and telefhir with docker compose
 	docker compose up -d --build

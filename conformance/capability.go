@@ -71,6 +71,10 @@ type Options struct {
 	Operations map[string][]Operation
 	// Security is rest.security; nil leaves it out.
 	Security *Security
+	// SubscriptionTopics are the canonical URLs of the subscription topics
+	// the server supports, advertised on the Subscription resource as the
+	// Subscriptions Backport IG asks of R4 servers.
+	SubscriptionTopics []string
 }
 
 // Security describes how the server secures its REST API
@@ -89,6 +93,11 @@ type Security struct {
 type OAuthURIs struct {
 	Authorize, Token, Introspect, Revoke, Manage string
 }
+
+// TopicCanonicalExtension is the Backport IG extension on
+// CapabilityStatement.rest.resource (Subscription) naming one supported
+// topic.
+const TopicCanonicalExtension = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical"
 
 // typeInteractions are the codes valid at type/instance level
 // (CapabilityStatement.rest.resource.interaction.code).
@@ -109,6 +118,7 @@ type code struct {
 }
 
 type restResource struct {
+	Extension         []extension   `json:"extension,omitempty"`
 	Type              string        `json:"type"`
 	Profile           string        `json:"profile"`
 	Interaction       []code        `json:"interaction"`
@@ -205,7 +215,14 @@ func Build(o Options) ([]byte, error) {
 		}
 	}
 	for _, t := range resource.Types() {
+		var exts []extension
+		if t == "Subscription" {
+			for _, u := range o.SubscriptionTopics {
+				exts = append(exts, extension{URL: TopicCanonicalExtension, ValueCanonical: u})
+			}
+		}
 		r.Resource = append(r.Resource, restResource{
+			Extension:         exts,
 			Type:              t,
 			Profile:           "http://hl7.org/fhir/StructureDefinition/" + t,
 			Interaction:       typeCodes,
@@ -227,9 +244,10 @@ func Build(o Options) ([]byte, error) {
 }
 
 type extension struct {
-	URL       string      `json:"url"`
-	ValueURI  string      `json:"valueUri,omitempty"`
-	Extension []extension `json:"extension,omitempty"`
+	URL            string      `json:"url"`
+	ValueURI       string      `json:"valueUri,omitempty"`
+	ValueCanonical string      `json:"valueCanonical,omitempty"`
+	Extension      []extension `json:"extension,omitempty"`
 }
 
 type coding struct {

@@ -663,3 +663,15 @@ func (g *guard) requireSome(ctx context.Context, a Action) error {
 	}
 	return outcome.New(outcome.KindForbidden, "This access token does not permit %s on any resources", a)
 }
+
+// Visible reports whether the caller on ctx may see r through at least one
+// of as (read, search): what components acting on a caller's behalf
+// outside a request, such as subscription delivery, check before they
+// pass a resource on. With no Authorizer every resource is visible.
+func (s *Service) Visible(ctx context.Context, r store.Resource, as ...Action) (bool, error) {
+	g := s.guard()
+	if g == nil {
+		return true, nil
+	}
+	return g.visibleByAny(ctx, r, as...)
+}

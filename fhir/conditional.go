@@ -98,7 +98,7 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 		case 0:
 			id := resource.NewID()
 			out.Created = true
-			if out.Resource, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST"); err != nil {
+			if out.Resource, err = s.version(ctx, p.Raw, typ, id, store.Resource{}, "POST"); err != nil {
 				return err
 			}
 			if err := g.admit(ctx, ActionCreate, out.Resource); err != nil {
@@ -173,7 +173,7 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ string, body []byte
 		if !found && p.ID == "" {
 			method = "POST"
 		}
-		if out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, method); err != nil {
+		if out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, method); err != nil {
 			return err
 		}
 		if err := g.admit(ctx, act, out.Resource); err != nil {

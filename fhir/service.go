@@ -29,9 +29,31 @@ type Service struct {
 	// everything, which only a deliberate configuration (TELEFHIR_AUTH=off,
 	// in-process components) may choose.
 	Authorizer Authorizer
+	// Hooks check, and may rewrite, every resource of their type (the map
+	// key) before it is stored: create, update, patch and the conditional
+	// forms. Set them before the Service is used.
+	Hooks map[string]WriteHook
 }
 
-var zeroTime time.Time
+// WriteHook is called inside the write transaction, after the resource
+// parsed and validated as R4, before it is stamped and stored. It returns
+// the body to store (body itself when it changes nothing) or an error,
+// typically an *outcome.Error naming the location of the problem, in which
+// case nothing is stored.
+type WriteHook interface {
+	BeforeWrite(ctx context.Context, w HookWrite) ([]byte, error)
+}
+
+// HookWrite is one write seen by a WriteHook.
+type HookWrite struct {
+	Type, ID string
+	// Body is the resource as the client sent it (after a patch, the
+	// patched resource), without the server's id and meta stamped in.
+	Body []byte
+	// Previous is the current version being replaced; nil for a create
+	// and when the current version is a delete.
+	Previous *store.Resource
+}
 
 // Result is the outcome of a successful write.
 type Result struct {
@@ -164,7 +186,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 	id := resource.NewID()
 	var res store.Resource
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		res, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST")
+		res, err = s.version(ctx, p.Raw, typ, id, store.Resource{}, "POST")
 		if err != nil {
 			return err
 		}
@@ -214,7 +236,7 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 		if err := g.mayChange(ctx, act, cur); err != nil {
 			return err
 		}
-		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PUT")
+		out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, "PUT")
 		if err != nil {
 			return err
 		}
@@ -282,7 +304,7 @@ func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditio
 		if p.ID != id {
 			return outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
 		}
-		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PATCH")
+		out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, "PATCH")
 		if err != nil {
 			return err
 		}
@@ -368,9 +390,21 @@ func writeAction(creates bool) Action {
 	return ActionUpdate
 }
 
-// version stamps raw as version v of typ/id.
-func (s *Service) version(raw []byte, typ, id string, v int64, prev time.Time, method string) (store.Resource, error) {
-	t := s.nextTimestamp(prev)
+// version runs the type's hook on raw and stamps the result as the version
+// after cur (the zero Resource for a new one) of typ/id.
+func (s *Service) version(ctx context.Context, raw []byte, typ, id string, cur store.Resource, method string) (store.Resource, error) {
+	if h := s.Hooks[typ]; h != nil {
+		w := HookWrite{Type: typ, ID: id, Body: raw}
+		if cur.VersionID > 0 && !cur.Deleted {
+			w.Previous = &cur
+		}
+		var err error
+		if raw, err = h.BeforeWrite(ctx, w); err != nil {
+			return store.Resource{}, err
+		}
+	}
+	v := cur.VersionID + 1
+	t := s.nextTimestamp(cur.LastUpdated)
 	b, err := resource.Stamp(raw, id, v, t)
 	if err != nil {
 		return store.Resource{}, outcome.Wrap(outcome.KindInvalid, err, "The resource could not be stored: %v", err)

@@ -84,7 +84,7 @@ func (s *Service) Validate(ctx context.Context, req ValidateRequest) (outcome.Op
 		}
 		body = cur.Body
 	}
-	issues, err = s.validateResource(req, body)
+	issues, err = s.validateResource(ctx, req, body)
 	if err != nil {
 		return outcome.OperationOutcome{}, err
 	}
@@ -92,7 +92,7 @@ func (s *Service) Validate(ctx context.Context, req ValidateRequest) (outcome.Op
 }
 
 // validateResource checks body as a write of req.Mode would.
-func (s *Service) validateResource(req ValidateRequest, body []byte) ([]outcome.Issue, error) {
+func (s *Service) validateResource(ctx context.Context, req ValidateRequest, body []byte) ([]outcome.Issue, error) {
 	p, err := resource.Parse(body, req.Type)
 	if err != nil {
 		oe := outcome.From(err)
@@ -125,7 +125,7 @@ func (s *Service) validateResource(req ValidateRequest, body []byte) ([]outcome.
 	}
 	// What the write path does next: stamp the server's id and meta, and
 	// extract the search index.
-	if _, err := s.version(p.Raw, req.Type, id, 1, zeroTime, "POST"); err != nil {
+	if _, err := s.version(ctx, p.Raw, req.Type, id, store.Resource{}, "POST"); err != nil {
 		issues = append(issues, outcome.From(err).Issues...)
 	}
 	issues = append(issues, profileIssues(req, body)...)

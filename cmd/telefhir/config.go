@@ -32,6 +32,12 @@ type config struct {
 	TLSKey          string
 	ShutdownTimeout time.Duration
 	authConfig
+	// LoopbackHooks accepts http:// rest-hook endpoints on loopback
+	// addresses (development).
+	LoopbackHooks bool
+	// NATSReplicas is the replication factor of telefhir's JetStream
+	// streams and buckets on a NATS cluster.
+	NATSReplicas int
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -83,6 +89,15 @@ func settings() []setting {
 				return fmt.Errorf("%q is not a duration such as 15s", v)
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+		{"nats-replicas", "TELEFHIR_NATS_REPLICAS", "1", "replicas of telefhir's JetStream streams and buckets (up to the cluster's size, at most 5)", num(func(c *config) *int { return &c.NATSReplicas })},
+		{"subscription-loopback-http", "TELEFHIR_SUBSCRIPTION_LOOPBACK_HTTP", "false", "accept http:// rest-hook endpoints on loopback addresses (development only)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.LoopbackHooks = b
 			return nil
 		}},
 	}, authSettings()...)
@@ -168,6 +183,12 @@ func (c *config) Validate() error {
 		if c.NATSListen != "" {
 			bad("--nats-listen applies to the embedded NATS only; it cannot be combined with --nats-url")
 		}
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		bad("--nats-replicas must be 1 to 5")
+	}
+	if c.NATSURL == "" && c.NATSReplicas > 1 {
+		bad("--nats-replicas above 1 needs a NATS cluster (--nats-url); the embedded NATS is one server")
 	}
 	if c.NATSListen != "" {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {

@@ -50,8 +50,16 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
 	}
-	_, err = loadConfig("serve", []string{"--max-body", "lots", "--shutdown-timeout", "soon"}, env(nil))
-	if err == nil || !strings.Contains(err.Error(), "--max-body") || !strings.Contains(err.Error(), "--shutdown-timeout") {
+	_, err = loadConfig("serve", []string{"--max-body", "lots", "--shutdown-timeout", "soon", "--subscription-loopback-http", "maybe"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "--max-body") || !strings.Contains(err.Error(), "--shutdown-timeout") || !strings.Contains(err.Error(), "--subscription-loopback-http") {
 		t.Fatalf("malformed values not all reported: %v", err)
+	}
+	_, err = loadConfig("serve", []string{"--nats-replicas", "3"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "--nats-replicas above 1 needs a NATS cluster") {
+		t.Fatalf("replicas without a cluster: %v", err)
+	}
+	c, err := loadConfig("serve", []string{"--nats-replicas", "3", "--nats-url", "nats://n1:4222,nats://n2:4222"}, env(nil))
+	if err != nil || c.NATSReplicas != 3 {
+		t.Fatalf("replicas on a cluster: %v, %+v", err, c)
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/telefhir/telefhir/internal/logging"
 	"github.com/telefhir/telefhir/internal/server"
 	"github.com/telefhir/telefhir/smart/access"
+	"github.com/telefhir/telefhir/subscriptions"
+	"github.com/telefhir/telefhir/subscriptions/outbox"
 )
 
 // migratingStore is a store that can bring its schema up to date.
@@ -122,10 +124,23 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("search parameters: %w", err)
 	}
-	svc := &fhir.Service{Store: st, Registry: reg}
+	js := bus.JetStream()
+	relay := &outbox.Relay{Store: st, JS: js, Logger: log}
+	svc := &fhir.Service{Store: outbox.Notify(st, relay), Registry: reg}
+	subsCfg := subscriptions.Config{
+		Service: svc, JS: js, BaseURL: c.BaseURL, AllowLoopbackHTTP: c.LoopbackHooks, Logger: log,
+		Changes: outbox.StreamConfig{Replicas: c.NATSReplicas},
+		Log:     subscriptions.LogConfig{Replicas: c.NATSReplicas},
+	}
 	if c.Auth == "on" {
 		svc.Authorizer = access.NewEnforcer(reg)
+		subsCfg.Authorizer = subscriptions.ServiceAuthorizer{Service: svc}
 	}
+	subs, err := subscriptions.New(ctx, subsCfg)
+	if err != nil {
+		return err
+	}
+	svc.Hooks = map[string]fhir.WriteHook{"Subscription": subs.Hook()}
 	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
 	auth, security, err := buildAuth(ctx, c, st, svc, stdout)
 	if err != nil {
@@ -135,6 +150,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		Service: svc,
 		Logger:  log,
 		Auth:    auth,
+		Routes:  []server.Route{{Method: http.MethodGet, Path: subscriptions.WebsocketPath, Handler: http.HandlerFunc(subs.ServeWebsocket)}},
 		REST: rest.Config{
 			BaseURL:      c.BaseURL,
 			MaxBodyBytes: c.MaxBody,
@@ -143,6 +159,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			Software:     conformance.Software{Name: "telefhir", Version: buildVersion()},
 			Started:      time.Now(),
 			Security:     security,
+			Operations:   subs.Operations(),
+
+			SubscriptionTopics: subs.TopicURLs(),
 		},
 	})
 	if err != nil {
@@ -163,6 +182,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if auth != nil {
 		g.Go(func() error { auth.Janitor(gctx, 10*time.Minute); return nil })
 	}
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return subs.Run(gctx) })
 	g.Go(func() error {
 		var err error
 		if c.TLSCert != "" {

@@ -193,3 +193,54 @@ func TestRunUnknownCommand(t *testing.T) {
 		t.Fatalf("version: code %d, out %q", code, out.String())
 	}
 }
+
+// TestServeSubscriptions: serve wires the outbox relay and subscriptions:
+// the topics are advertised, and a websocket Subscription created over
+// REST becomes active through the change stream and its matcher.
+func TestServeSubscriptions(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, dir)
+	defer stop()
+	token := mint(t, dir, "--user", "practitioner", "--scope", "user/Subscription.cruds")
+	res, err := http.Get(base + "/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(meta), "http://telefhir.dev/SubscriptionTopic/observation-created") {
+		t.Fatal("/metadata does not advertise the observation-created topic")
+	}
+	body := `{"resourceType":"Subscription","status":"requested","reason":"t","criteria":"http://telefhir.dev/SubscriptionTopic/observation-created","channel":{"type":"websocket"}}`
+	req, _ := http.NewRequest("POST", base+"/Subscription", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := res.Header.Get("Location")
+	res.Body.Close()
+	if res.StatusCode != 201 || loc == "" {
+		t.Fatalf("POST Subscription: %d", res.StatusCode)
+	}
+	id := strings.Split(strings.TrimPrefix(loc, base+"/Subscription/"), "/")[0]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", base+"/Subscription/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `"status":"active"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Subscription/%s not active within 20s: %s", id, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,32 @@ type Config struct {
 	// Security is the CapabilityStatement's rest.security (SMART endpoints,
 	// or a warning that authorization is off); nil leaves it out.
 	Security *conformance.Security
+	// Operations are operations other packages provide (subscriptions'
+	// $status, ...): registered beside the FHIR routes with the same
+	// content negotiation, and listed in the CapabilityStatement.
+	Operations []Operation
+	// SubscriptionTopics are the canonical URLs of the supported
+	// subscription topics, for the CapabilityStatement.
+	SubscriptionTopics []string
 }
+
+// Operation is one FHIR operation route served by another package.
+type Operation struct {
+	Method string
+	// Path is the route under the FHIR base ("/Subscription/:id/$status").
+	Path string
+	// Type is the resource type the operation is defined on, and Def its
+	// name and definition for the CapabilityStatement.
+	Type string
+	Def  conformance.Operation
+	// Handler serves it; it renders with WriteJSON and returns errors
+	// (*outcome.Error) for the API's error handler to render.
+	Handler echo.HandlerFunc
+}
+
+// WriteJSON writes body (FHIR JSON) with the response format negotiated
+// for the request (_format, Accept, _pretty).
+func WriteJSON(c echo.Context, status int, body []byte) error { return writeJSON(c, status, body) }
 
 func (c *Config) defaults() {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
@@ -114,16 +140,22 @@ func New(svc *fhir.Service, cfg Config) (*API, error) {
 		}
 		caps = append(caps, conformance.Interaction{Code: r.interaction, Level: r.level})
 	}
+	for _, op := range cfg.Operations {
+		if !slices.Contains(ops[op.Type], op.Def) {
+			ops[op.Type] = append(ops[op.Type], op.Def)
+		}
+	}
 	b, err := conformance.Build(conformance.Options{
-		BaseURL:      cfg.BaseURL,
-		Software:     cfg.Software,
-		Date:         cfg.Started,
-		Interactions: caps,
-		PatchFormats: []string{mimeJSONPatch, mimeFHIRJSON},
-		SearchParams: searchParams(svc.Registry),
-		Operations:   ops,
-		Security:     cfg.Security,
-		Compartments: compartments(svc.Registry),
+		BaseURL:            cfg.BaseURL,
+		Software:           cfg.Software,
+		Date:               cfg.Started,
+		Interactions:       caps,
+		PatchFormats:       []string{mimeJSONPatch, mimeFHIRJSON},
+		SearchParams:       searchParams(svc.Registry),
+		Operations:         ops,
+		Security:           cfg.Security,
+		SubscriptionTopics: cfg.SubscriptionTopics,
+		Compartments:       compartments(svc.Registry),
 		Conditional: conformance.Conditional{
 			Create: svc.Registry != nil, Update: svc.Registry != nil,
 			Delete: conditionalDeleteMode(svc),
@@ -148,6 +180,9 @@ func (a *API) Register(g interface {
 		if r.method == http.MethodGet {
 			g.Add(http.MethodHead, r.path, func(c echo.Context) error { return h(a, c) }, negotiate)
 		}
+	}
+	for _, op := range a.cfg.Operations {
+		g.Add(op.Method, op.Path, op.Handler, negotiate)
 	}
 }
 

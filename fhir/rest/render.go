@@ -72,8 +72,10 @@ var (
 	isRequiredElement = conformance.IsRequired
 )
 
-// marshal is json.Marshal without HTML escaping, so URLs in Bundle links
+// Marshal is json.Marshal without HTML escaping, so URLs in Bundle links
 // keep their & and < > characters as written.
+func Marshal(v any) ([]byte, error) { return marshal(v) }
+
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

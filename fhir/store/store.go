@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/telefhir/telefhir/fhir/search"
@@ -124,6 +125,7 @@ type Store interface {
 	Close() error
 
 	Searcher
+	Outbox
 }
 
 // Tx is the write side of one database transaction.
@@ -167,4 +169,34 @@ type Searcher interface {
 	// in q.Sort order, with the resources q.Include and q.RevInclude ask
 	// for appended (Included set), and the total when q.Total asks.
 	Search(ctx context.Context, q search.Query) (search.Page, error)
+}
+
+// Change is one committed version waiting in the outbox to be published as
+// a change event: the version as stored (Index nil) and its store-wide
+// sequence number (the Seq of history).
+type Change struct {
+	Resource
+	Seq int64
+}
+
+// Identity is the version's identity, "Type/id/_history/vid": the message
+// id that makes publishing a change idempotent.
+func (c Change) Identity() string {
+	return c.Type + "/" + c.ID + "/_history/" + strconv.FormatInt(c.VersionID, 10)
+}
+
+// Outbox is the queue of change events. Every Tx.Put adds the version it
+// stores to the outbox in the same transaction, so a change event exists
+// exactly when the write committed.
+type Outbox interface {
+	// DrainOutbox hands up to max pending changes, in Seq order, to
+	// publish, and removes them from the outbox when publish returns nil;
+	// when it returns an error they stay and are handed out again by a
+	// later call. It returns how many changes it removed.
+	//
+	// Drains exclude each other: a change is handed to at most one
+	// publish at a time. When another process is draining the same
+	// database, DrainOutbox may return 0 at once without calling publish
+	// (the caller polls again later).
+	DrainOutbox(ctx context.Context, max int, publish func(ctx context.Context, cs []Change) error) (int, error)
 }

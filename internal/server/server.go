@@ -35,6 +35,16 @@ type Options struct {
 	// Nil turns authorization off (TELEFHIR_AUTH=off, local experiments
 	// only).
 	Auth *smart.Server
+	// Routes are plain HTTP endpoints beside the FHIR API (the
+	// subscriptions websocket, which authenticates with its own binding
+	// tokens).
+	Routes []Route
+}
+
+// Route is one plain HTTP endpoint under the FHIR base.
+type Route struct {
+	Method, Path string
+	Handler      http.Handler
 }
 
 // New returns the echo instance serving the FHIR API.
@@ -67,7 +77,11 @@ func New(o Options) (*echo.Echo, error) {
 				return outcome.Internal(err)
 			},
 		}),
-		middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}),
+		middleware.GzipWithConfig(middleware.GzipConfig{
+			MinLength: 1024,
+			// A websocket upgrade must reach the client unbuffered.
+			Skipper: func(c echo.Context) bool { return strings.EqualFold(c.Request().Header.Get("Upgrade"), "websocket") },
+		}),
 		// Browser apps call discovery, /metadata, the token endpoint and
 		// the FHIR API from their own origin: echo it. No cookies are
 		// involved (bearer tokens), so credentials stay disallowed.
@@ -79,6 +93,9 @@ func New(o Options) (*echo.Echo, error) {
 			MaxAge:          600,
 		}),
 	)
+	for _, r := range o.Routes {
+		e.Add(r.Method, r.Path, echo.WrapHandler(r.Handler))
+	}
 	if o.Auth == nil {
 		api.Register(e)
 		return e, nil

@@ -86,6 +86,7 @@ WHERE res_type = $1 AND res_id = $2 AND version = $3`
 //   - v appends the version only when it is exactly one more than the
 //     current one (1 for a new resource); racing writers of the same
 //     version collide on resource_version_key.
+//   - o queues the version in the outbox (the change event).
 //   - c moves the current pointer, keeping the resource's rid. No row back
 //     means the version was not the next one, and nothing below runs.
 //   - d0..d6 delete the resource's index rows and i0..i6 insert the new
@@ -111,6 +112,8 @@ func putSQL() (string, int) {
 		last_updated = excluded.last_updated, deleted = excluded.deleted
 	WHERE r.version = excluded.version - 1
 	RETURNING r.rid, r.res_type
+), o AS (
+	INSERT INTO outbox (seq) SELECT seq FROM v
 )`)
 	n := indexCTEs(&sb, 7)
 	sb.WriteString("\nSELECT rid FROM c")

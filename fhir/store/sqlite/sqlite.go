@@ -32,6 +32,8 @@ type Store struct {
 
 	ws stmtCache // prepared on w
 	rs stmtCache // prepared on r
+
+	drain sync.Mutex // held by DrainOutbox
 }
 
 var _ store.Store = (*Store)(nil)
@@ -219,7 +221,7 @@ func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store
 func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	// Prepare before BEGIN: preparing on the writer pool needs its only
 	// connection.
-	stmts, err := s.ws.getAll(ctx, qCurrent, qInsertVersion, qSetCurrent)
+	stmts, err := s.ws.getAll(ctx, qCurrent, qInsertVersion, qSetCurrent, qOutboxInsert)
 	if err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
@@ -242,7 +244,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx s
 		}
 	}()
 	t := &tx{
-		tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2],
+		tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2], outbox: stmts[3],
 		indexDelete: idxDelete, indexInsert: idxInsert,
 	}
 	if err := fn(ctx, t); err != nil {
@@ -269,7 +271,7 @@ type tx struct {
 	// returned by every later call and by Write instead of committing.
 	err error
 
-	current, insertVersion, setCurrent *sql.Stmt
+	current, insertVersion, setCurrent, outbox *sql.Stmt
 	// indexDelete and indexInsert hold one statement per sqlq.Tables entry.
 	indexDelete, indexInsert []*sql.Stmt
 }
@@ -326,6 +328,9 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	err = t.tx.StmtContext(ctx, t.setCurrent).QueryRowContext(ctx, r.Type, r.ID, r.VersionID, seq, ms, r.Deleted).Scan(&rid)
 	if err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
+	}
+	if _, err := t.tx.StmtContext(ctx, t.outbox).ExecContext(ctx, seq); err != nil {
+		return t.fail(fmt.Errorf("sqlite: put %s version %d: outbox: %w", r.Type, r.VersionID, translate(err)))
 	}
 	if err := t.putIndex(ctx, rid, r, r.VersionID > 1); err != nil {
 		return t.fail(fmt.Errorf("sqlite: put %s version %d: index: %w", r.Type, r.VersionID, translate(err)))

@@ -422,7 +422,7 @@ func (b *builder) match(p search.Predicate, x string) ([]string, error) {
 	return nil, errNoValue
 }
 
-var errNoValue = errors.New("the predicate has no value of its type")
+var errNoValue = search.ErrNoValue
 
 func (b *builder) str(m *search.StringMatch, x string) ([]string, error) {
 	switch m.Mode {
@@ -618,18 +618,9 @@ func (b *builder) id(p search.Predicate, r string) (string, error) {
 	if p.Missing != nil {
 		return b.literal(!*p.Missing), nil // every resource has an id
 	}
-	var ids []string
-	switch {
-	case p.Token != nil && len(p.Token.Codes) > 0:
-		ids = p.Token.Codes
-	case p.Token != nil && p.Token.Code != "":
-		ids = []string{p.Token.Code}
-	case p.String != nil:
-		ids = []string{p.String.Value}
-	case p.Reference != nil && p.Reference.ID != "":
-		ids = []string{p.Reference.ID}
-	default:
-		return "", errNoValue
+	ids, err := p.IDs()
+	if err != nil {
+		return "", err
 	}
 	return not(p.Not, in(b, r+".res_id", ids)), nil
 }

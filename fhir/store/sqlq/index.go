@@ -29,11 +29,7 @@ const (
 	Float
 )
 
-// MaxNorm is the longest normalised string value indexed, in bytes (cut at
-// a rune boundary): a Postgres B-tree entry must fit in a third of a page.
-// Longer values match default and :contains searches on their first
-// MaxNorm bytes; :exact compares the whole value. search.Eval cuts values
-// the same way.
+// MaxNorm is the longest normalised string value indexed (search.MaxNorm).
 const MaxNorm = search.MaxNorm
 
 // The index tables, one per kind of search.Index row.

@@ -22,4 +22,9 @@
 // sorting with missing values, keyset paging while resources change,
 // totals, _include and _revinclude with :iterate, deleted resources, index
 // rows replaced by updates, values matched literally, and invalid queries.
+//
+// The Outbox* tests check that every committed Put, and nothing rolled
+// back, is queued as a change event in commit order, that a failed publish
+// keeps the changes, and that concurrent drains hand each change to exactly
+// one successful publish.
 package storetest

@@ -16,10 +16,7 @@ import (
 )
 
 // searchTests are the store.Searcher conformance tests, run by Run.
-var searchTests = []struct {
-	name string
-	run  func(t *testing.T, s store.Store)
-}{
+var searchTests = []suiteTest{
 	{"SearchToken", testSearchToken},
 	{"SearchString", testSearchString},
 	{"SearchLiteralValues", testSearchLiteralValues},

@@ -60,12 +60,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.run(t, open(t))
 		})
 	}
-	for _, tc := range searchTests {
+	for _, tc := range append(searchTests, outboxTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open(t))
 		})
 	}
+}
+
+// suiteTest is one conformance test, run on a fresh store.
+type suiteTest struct {
+	name string
+	run  func(t *testing.T, s store.Store)
 }
 
 // t0 is the base of every LastUpdated the suite writes; at(i) is i seconds

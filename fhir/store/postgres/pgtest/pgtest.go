@@ -139,7 +139,14 @@ func withSearchPath(conn, schema string) string {
 // dropped when tb ends.
 func Open(tb testing.TB) *postgres.Store {
 	tb.Helper()
-	u := URL(tb)
+	return OpenAt(tb, URL(tb))
+}
+
+// OpenAt opens a store on the schema of u (from URL), migrating it, and
+// closes it when tb ends. Several stores on one URL are several nodes on
+// one database.
+func OpenAt(tb testing.TB, u string) *postgres.Store {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := postgres.Open(ctx, u)
