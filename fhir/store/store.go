@@ -76,8 +76,9 @@ type HistoryPage struct {
 	Next int64
 }
 
-// Store is the persistence contract. All methods are safe for concurrent use.
-type Store interface {
+// Reader reads what is stored. A Store reads the last commit; a Tx reads
+// inside its transaction and sees its own writes.
+type Reader interface {
 	// Read returns the current version of a resource, including delete
 	// markers (Deleted set). ErrNotFound when it never existed.
 	Read(ctx context.Context, typ, id string) (Resource, error)
@@ -85,6 +86,14 @@ type Store interface {
 	VRead(ctx context.Context, typ, id string, version int64) (Resource, error)
 	// History returns one page of versions, newest first.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+
+	Searcher
+}
+
+// Store is the persistence contract. All methods are safe for concurrent use.
+type Store interface {
+	Reader
+
 	// Write runs fn in one database transaction and commits when it returns
 	// nil. On ErrConflict from the database (lost race, serialization
 	// failure, deadlock) the whole callback is run again, a bounded number of
@@ -92,17 +101,21 @@ type Store interface {
 	Write(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Close releases the store's connections.
 	Close() error
-
-	Searcher
 }
 
 // Tx is the write side of one database transaction.
 //
-// A failed call dooms the transaction (Current's ErrNotFound excepted): every
-// later call returns the same error, and Write returns it instead of
-// committing (running fn again if it is ErrConflict), even when fn swallows
-// it and returns nil.
+// A failed call dooms the transaction (ErrNotFound from Current, Read and
+// VRead excepted): every later call returns the same error, and Write
+// returns it instead of committing (running fn again if it is ErrConflict),
+// even when fn swallows it and returns nil.
+//
+// Its Reader methods run on the transaction's own connection: they see its
+// writes and, in Postgres, whatever other transactions committed before
+// each statement. They take no locks (Current does).
 type Tx interface {
+	Reader
+
 	// Current returns the current version of a resource (delete markers
 	// included) and locks it against concurrent writers until the
 	// transaction ends. ErrNotFound when it never existed.
@@ -118,10 +131,6 @@ type Tx interface {
 	// what the first committed. Conditional interactions lock their
 	// criteria with it so that two of them cannot both create.
 	Lock(ctx context.Context, key string) error
-	// Searcher searches on the transaction's own connection, seeing its
-	// writes (and, in Postgres, whatever other transactions committed
-	// before each statement).
-	Searcher
 }
 
 // Searcher runs FHIR searches over the index rows written by Put.

@@ -133,10 +133,30 @@ func putSQL() (string, int) {
 
 var pgArrayType = map[sqlq.ColType]string{sqlq.Text: "text[]", sqlq.Int: "bigint[]", sqlq.Float: "float8[]"}
 
+// querier is what reads run on: the pool, or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	return read(ctx, s.pool, typ, id)
+}
+
+// VRead implements store.Store.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	return vread(ctx, s.pool, typ, id, version)
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	return history(ctx, s.pool, q)
+}
+
+func read(ctx context.Context, db querier, typ, id string) (store.Resource, error) {
 	r := store.Resource{Type: typ, ID: id}
-	err := s.pool.QueryRow(ctx, qRead, typ, id).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	err := db.QueryRow(ctx, qRead, typ, id).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("postgres: read %s: %w", typ, translate(err))
 	}
@@ -144,10 +164,9 @@ func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error
 	return r, nil
 }
 
-// VRead implements store.Store.
-func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+func vread(ctx context.Context, db querier, typ, id string, version int64) (store.Resource, error) {
 	r := store.Resource{Type: typ, ID: id, VersionID: version}
-	err := s.pool.QueryRow(ctx, qVRead, typ, id, version).Scan(&r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	err := db.QueryRow(ctx, qVRead, typ, id, version).Scan(&r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("postgres: vread %s version %d: %w", typ, version, translate(err))
 	}
@@ -155,13 +174,12 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store
 	return r, nil
 }
 
-// History implements store.Store.
-func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+func history(ctx context.Context, db querier, q store.HistoryQuery) (store.HistoryPage, error) {
 	query, args, err := sqlq.History(sqlq.Postgres, q)
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, query, args...)
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
 	}
@@ -256,6 +274,45 @@ func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error
 	}
 	r.LastUpdated = r.LastUpdated.UTC()
 	return r, nil
+}
+
+// Read implements store.Tx: the current version as this transaction
+// sees it, without locking it.
+func (t *tx) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	if t.err != nil {
+		return store.Resource{}, t.err
+	}
+	return t.notFoundOrFail(read(ctx, t.tx, typ, id))
+}
+
+// VRead implements store.Tx.
+func (t *tx) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	if t.err != nil {
+		return store.Resource{}, t.err
+	}
+	return t.notFoundOrFail(vread(ctx, t.tx, typ, id, version))
+}
+
+// History implements store.Tx.
+func (t *tx) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if t.err != nil {
+		return store.HistoryPage{}, t.err
+	}
+	p, err := history(ctx, t.tx, q)
+	if err != nil {
+		return store.HistoryPage{}, t.fail(err)
+	}
+	return p, nil
+}
+
+// notFoundOrFail passes a read's result through, dooming the transaction
+// on any error but ErrNotFound (a query that found no row leaves the
+// transaction usable).
+func (t *tx) notFoundOrFail(r store.Resource, err error) (store.Resource, error) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Resource{}, t.fail(err)
+	}
+	return r, err
 }
 
 // Put implements store.Tx.
