@@ -9,4 +9,13 @@
 //
 // Every error a Service returns is an *outcome.Error (or wraps one), so the
 // REST layer renders it as an OperationOutcome with the right status.
+//
+// Each interaction has one internal function that does it inside an open
+// store transaction or on a store.Reader (createIn, updateIn, patchIn,
+// deleteIn, conditionalDeleteIn, readIn, vreadIn, searchIn, historyIn,
+// everythingIn). The public methods validate their input and call it in a
+// transaction of their own; a transaction or batch Bundle calls the same
+// functions for each entry. Whatever applies to every interaction (such as
+// an authorization check) belongs in those functions, so that a Bundle
+// entry cannot get around it.
 package fhir

@@ -24,6 +24,11 @@ type EverythingRequest struct {
 // compartment, i.e. that refers to it through one of the compartment's
 // parameters.
 func (s *Service) Everything(ctx context.Context, req EverythingRequest) (SearchResult, error) {
+	return s.everythingIn(ctx, s.Store, req)
+}
+
+// everythingIn is $everything on rd: the store, or an open transaction.
+func (s *Service) everythingIn(ctx context.Context, rd store.Reader, req EverythingRequest) (SearchResult, error) {
 	if s.Registry == nil {
 		return SearchResult{}, outcome.New(outcome.KindNotSupported, "$everything needs search, which is not enabled on this server")
 	}
@@ -34,7 +39,10 @@ func (s *Service) Everything(ctx context.Context, req EverythingRequest) (Search
 			return SearchResult{}, outcome.New(outcome.KindNotSupported, "$everything does not support the parameter %s", k)
 		}
 	}
-	patient, err := s.Read(ctx, "Patient", req.ID)
+	if err := CheckID(req.ID); err != nil {
+		return SearchResult{}, err
+	}
+	patient, err := s.readIn(ctx, rd, "Patient", req.ID)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -75,7 +83,7 @@ func (s *Service) Everything(ctx context.Context, req EverythingRequest) (Search
 	if req.After != nil && len(req.After.Values) != 0 {
 		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this $everything")
 	}
-	page, err := s.Store.Search(ctx, q)
+	page, err := rd.Search(ctx, q)
 	if err != nil {
 		return SearchResult{}, outcome.Internal(err)
 	}

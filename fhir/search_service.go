@@ -40,6 +40,12 @@ type SearchResult struct {
 
 // Search runs a search and returns one page.
 func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	return s.searchIn(ctx, s.Store, req)
+}
+
+// searchIn is the search interaction on rd: the store, or an open
+// transaction.
+func (s *Service) searchIn(ctx context.Context, rd store.Reader, req SearchRequest) (SearchResult, error) {
 	if s.Registry == nil {
 		return SearchResult{}, outcome.New(outcome.KindNotSupported, "search is not enabled on this server")
 	}
@@ -68,7 +74,7 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this search (its sort differs); start again from the first page")
 	}
 	q.After = req.After
-	page, err := s.searcher().Search(ctx, q)
+	page, err := rd.Search(ctx, q)
 	if err != nil {
 		var oe *outcome.Error
 		if errors.As(err, &oe) {
@@ -77,8 +83,4 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		return SearchResult{}, outcome.Internal(err)
 	}
 	return SearchResult{Page: page, Query: q, Issues: issues}, nil
-}
-
-func (s *Service) searcher() store.Searcher {
-	return s.Store
 }

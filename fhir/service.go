@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/telefhir/telefhir/fhir/outcome"
@@ -42,6 +43,12 @@ type Result struct {
 type Preconditions struct {
 	// IfMatch, when non-zero, is the version the client expects to be current.
 	IfMatch int64
+	// IfNoneMatch, when non-zero, is a version the client expects not to
+	// be current (If-None-Match: W/"n"); IfNoneMatchAny expects the
+	// resource not to exist at all (If-None-Match: *), making an update a
+	// create-only write.
+	IfNoneMatch    int64
+	IfNoneMatchAny bool
 }
 
 func (s *Service) now() time.Time {
@@ -92,7 +99,12 @@ func (s *Service) Read(ctx context.Context, typ, id string) (store.Resource, err
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
-	r, err := s.Store.Read(ctx, typ, id)
+	return s.readIn(ctx, s.Store, typ, id)
+}
+
+// readIn is the read interaction on rd: the store, or an open transaction.
+func (s *Service) readIn(ctx context.Context, rd store.Reader, typ, id string) (store.Resource, error) {
+	r, err := rd.Read(ctx, typ, id)
 	if err != nil {
 		return store.Resource{}, storeError(err, typ, id)
 	}
@@ -108,11 +120,16 @@ func (s *Service) VRead(ctx context.Context, typ, id, version string) (store.Res
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
+	return s.vreadIn(ctx, s.Store, typ, id, version)
+}
+
+// vreadIn is the vread interaction on rd.
+func (s *Service) vreadIn(ctx context.Context, rd store.Reader, typ, id, version string) (store.Resource, error) {
 	v, ok := ParseVersion(version)
 	if !ok {
 		return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %q of %s/%s is not known: version ids are positive integers", version, typ, id)
 	}
-	r, err := s.Store.VRead(ctx, typ, id, v)
+	r, err := rd.VRead(ctx, typ, id, v)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %d of %s/%s is not known", v, typ, id)
@@ -136,16 +153,26 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 		return Result{}, err
 	}
 	id := resource.NewID()
-	var res store.Resource
+	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		res, err = s.version(p.Raw, typ, id, 1, zeroTime, "POST")
-		if err != nil {
-			return err
-		}
-		return tx.Put(ctx, res)
+		out, err = s.createIn(ctx, tx, p, id)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// createIn is the create interaction inside tx: p, already validated,
+// becomes version 1 of p.Type/id.
+func (s *Service) createIn(ctx context.Context, tx store.Tx, p *resource.Parsed, id string) (Result, error) {
+	res, err := s.version(p.Raw, p.Type, id, 1, zeroTime, "POST")
+	if err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, res); err != nil {
+		return Result{}, err
 	}
 	return Result{Resource: res, Created: true}, nil
 }
@@ -168,23 +195,33 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 	}
 	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		out.Created = !found || cur.Deleted
-		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PUT")
-		if err != nil {
-			return err
-		}
-		return tx.Put(ctx, out.Resource)
+		out, err = s.updateIn(ctx, tx, p, id, pre, "PUT")
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// updateIn is the update interaction inside tx: p, already validated,
+// becomes the next version of p.Type/id, or its first. method is the
+// interaction recorded with the version: PUT, or POST when the server
+// chose the id (a conditional update that creates).
+func (s *Service) updateIn(ctx context.Context, tx store.Tx, p *resource.Parsed, id string, pre Preconditions, method string) (Result, error) {
+	cur, found, err := current(ctx, tx, p.Type, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := pre.check(cur, found, p.Type, id); err != nil {
+		return Result{}, err
+	}
+	out := Result{Created: !found || cur.Deleted}
+	if out.Resource, err = s.version(p.Raw, p.Type, id, cur.VersionID+1, cur.LastUpdated, method); err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, out.Resource); err != nil {
+		return Result{}, err
 	}
 	return out, nil
 }
@@ -196,42 +233,50 @@ func (s *Service) Patch(ctx context.Context, typ, id string, jsonPatch []byte, p
 		return Result{}, err
 	}
 	var out Result
-	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
-		}
-		if cur.Deleted {
-			return goneError(cur)
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		patched, err := patch.Apply(cur.Body, jsonPatch)
-		if err != nil {
-			return patchError(err)
-		}
-		p, err := resource.Parse(patched, typ)
-		if err != nil {
-			return err
-		}
-		if p.ID != id {
-			return outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
-		}
-		out.Resource, err = s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PATCH")
-		if err != nil {
-			return err
-		}
-		return tx.Put(ctx, out.Resource)
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		out, err = s.patchIn(ctx, tx, typ, id, jsonPatch, pre)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
 	}
 	return out, nil
+}
+
+// patchIn is the patch interaction inside tx.
+func (s *Service) patchIn(ctx context.Context, tx store.Tx, typ, id string, jsonPatch []byte, pre Preconditions) (Result, error) {
+	cur, found, err := current(ctx, tx, typ, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		return Result{}, outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
+	}
+	if cur.Deleted {
+		return Result{}, goneError(cur)
+	}
+	if err := pre.check(cur, found, typ, id); err != nil {
+		return Result{}, err
+	}
+	patched, err := patch.Apply(cur.Body, jsonPatch)
+	if err != nil {
+		return Result{}, patchError(err)
+	}
+	p, err := resource.Parse(patched, typ)
+	if err != nil {
+		return Result{}, err
+	}
+	if p.ID != id {
+		return Result{}, outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
+	}
+	res, err := s.version(p.Raw, typ, id, cur.VersionID+1, cur.LastUpdated, "PATCH")
+	if err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, res); err != nil {
+		return Result{}, err
+	}
+	return Result{Resource: res}, nil
 }
 
 // Delete marks typ/id deleted by writing a delete-marker version. Deleting
@@ -242,29 +287,41 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 		return Result{}, err
 	}
 	var out Result
-	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		if !found || cur.Deleted {
-			out = Result{Resource: cur, Unchanged: true}
-			return nil
-		}
-		out.Resource = store.Resource{
-			Type: typ, ID: id, VersionID: cur.VersionID + 1,
-			LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE",
-		}
-		return tx.Put(ctx, out.Resource)
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		out, err = s.deleteIn(ctx, tx, typ, id, pre)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
 	}
 	return out, nil
+}
+
+// deleteIn is the delete interaction inside tx.
+func (s *Service) deleteIn(ctx context.Context, tx store.Tx, typ, id string, pre Preconditions) (Result, error) {
+	cur, found, err := current(ctx, tx, typ, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := pre.check(cur, found, typ, id); err != nil {
+		return Result{}, err
+	}
+	if !found || cur.Deleted {
+		return Result{Resource: cur, Unchanged: true}, nil
+	}
+	return s.deleteVersion(ctx, tx, cur)
+}
+
+// deleteVersion writes the delete marker that follows cur.
+func (s *Service) deleteVersion(ctx context.Context, tx store.Tx, cur store.Resource) (Result, error) {
+	r := store.Resource{
+		Type: cur.Type, ID: cur.ID, VersionID: cur.VersionID + 1,
+		LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE",
+	}
+	if err := tx.Put(ctx, r); err != nil {
+		return Result{}, err
+	}
+	return Result{Resource: r}, nil
 }
 
 // History returns one page of history. q.Type and q.ID select the level.
@@ -279,7 +336,12 @@ func (s *Service) History(ctx context.Context, q store.HistoryQuery) (store.Hist
 			return store.HistoryPage{}, err
 		}
 	}
-	page, err := s.Store.History(ctx, q)
+	return s.historyIn(ctx, s.Store, q)
+}
+
+// historyIn is the history interaction on rd.
+func (s *Service) historyIn(ctx context.Context, rd store.Reader, q store.HistoryQuery) (store.HistoryPage, error) {
+	page, err := rd.History(ctx, q)
 	if err != nil {
 		return store.HistoryPage{}, outcome.Internal(err)
 	}
@@ -320,16 +382,57 @@ func current(ctx context.Context, tx store.Tx, typ, id string) (cur store.Resour
 }
 
 func (p Preconditions) check(cur store.Resource, found bool, typ, id string) error {
+	exists := found && !cur.Deleted
+	switch {
+	case p.IfNoneMatchAny && exists:
+		return outcome.New(outcome.KindPreconditionFailed, "If-None-Match: * asks that %s/%s not exist, but it does (version %d)", typ, id, cur.VersionID)
+	case p.IfNoneMatch != 0 && exists && cur.VersionID == p.IfNoneMatch:
+		return outcome.New(outcome.KindPreconditionFailed, "If-None-Match names version %d of %s/%s, which is the current version", p.IfNoneMatch, typ, id)
+	}
 	if p.IfMatch == 0 {
 		return nil
 	}
-	if !found || cur.Deleted {
+	if !exists {
 		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the resource does not exist", p.IfMatch, typ, id)
 	}
 	if cur.VersionID != p.IfMatch {
 		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the current version is %d", p.IfMatch, typ, id, cur.VersionID)
 	}
 	return nil
+}
+
+// ParsePreconditions reads the If-Match and If-None-Match of a write (HTTP
+// headers, or a Bundle entry's request.ifMatch and request.ifNoneMatch):
+// version ETags such as W/"3", and * for If-None-Match.
+func ParsePreconditions(ifMatch, ifNoneMatch string) (Preconditions, error) {
+	var p Preconditions
+	if v := strings.TrimSpace(ifMatch); v != "" {
+		n, ok := ParseETag(v)
+		if !ok {
+			return p, outcome.New(outcome.KindInvalid, `If-Match must be a version ETag such as W/"3", not %q`, v)
+		}
+		p.IfMatch = n
+	}
+	switch v := strings.TrimSpace(ifNoneMatch); v {
+	case "":
+	case "*":
+		p.IfNoneMatchAny = true
+	default:
+		n, ok := ParseETag(v)
+		if !ok {
+			return p, outcome.New(outcome.KindInvalid, `If-None-Match on a write must be * or a version ETag such as W/"3", not %q`, v)
+		}
+		p.IfNoneMatch = n
+	}
+	return p, nil
+}
+
+// ParseETag parses a version ETag: W/"n", "n" or a bare n.
+func ParseETag(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	return ParseVersion(v)
 }
 
 // ParseVersion parses a version id (a positive integer).

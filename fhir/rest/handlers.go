@@ -204,26 +204,12 @@ func (a *API) writeWrite(c echo.Context, status int, res fhir.Result) error {
 	return writeJSON(c, status, r.Body)
 }
 
-// preconditions reads If-Match.
+// preconditions reads If-Match and If-None-Match.
 func preconditions(r *http.Request) (fhir.Preconditions, error) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" {
-		return fhir.Preconditions{}, nil
-	}
-	n, ok := parseETag(v)
-	if !ok {
-		return fhir.Preconditions{}, outcome.New(outcome.KindInvalid, `If-Match must be a version ETag such as W/"3", not %q`, v)
-	}
-	return fhir.Preconditions{IfMatch: n}, nil
+	return fhir.ParsePreconditions(r.Header.Get("If-Match"), r.Header.Get("If-None-Match"))
 }
 
-// parseETag parses W/"n", "n" or a bare n.
-func parseETag(v string) (int64, bool) {
-	v = strings.TrimSpace(v)
-	v = strings.TrimPrefix(v, "W/")
-	v = strings.Trim(v, `"`)
-	return fhir.ParseVersion(v)
-}
+func parseETag(v string) (int64, bool) { return fhir.ParseETag(v) }
 
 // notModified evaluates If-None-Match and If-Modified-Since against r.
 func notModified(req *http.Request, r store.Resource) bool {
