@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -433,6 +434,32 @@ func ParseETag(v string) (int64, bool) {
 	v = strings.TrimPrefix(v, "W/")
 	v = strings.Trim(v, `"`)
 	return ParseVersion(v)
+}
+
+// NotModified evaluates the If-None-Match (version ETags or *) and
+// If-Modified-Since (an HTTP date) of a read against r, the version it
+// would return: true means 304 Not Modified. If-None-Match takes
+// precedence.
+func NotModified(ifNoneMatch, ifModifiedSince string, r store.Resource) bool {
+	if ifNoneMatch != "" {
+		for _, part := range strings.Split(ifNoneMatch, ",") {
+			part = strings.TrimSpace(part)
+			if part == "*" {
+				return true
+			}
+			if n, ok := ParseETag(part); ok && n == r.VersionID {
+				return true
+			}
+		}
+		return false
+	}
+	if ifModifiedSince != "" {
+		t, err := http.ParseTime(ifModifiedSince)
+		if err == nil && !r.LastUpdated.Truncate(time.Second).After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseVersion parses a version id (a positive integer).

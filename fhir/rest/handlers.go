@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -213,23 +212,5 @@ func parseETag(v string) (int64, bool) { return fhir.ParseETag(v) }
 
 // notModified evaluates If-None-Match and If-Modified-Since against r.
 func notModified(req *http.Request, r store.Resource) bool {
-	if inm := req.Header.Get("If-None-Match"); inm != "" {
-		for _, part := range strings.Split(inm, ",") {
-			part = strings.TrimSpace(part)
-			if part == "*" {
-				return true
-			}
-			if n, ok := parseETag(part); ok && n == r.VersionID {
-				return true
-			}
-		}
-		return false // If-None-Match takes precedence over If-Modified-Since
-	}
-	if ims := req.Header.Get("If-Modified-Since"); ims != "" {
-		t, err := http.ParseTime(ims)
-		if err == nil && !r.LastUpdated.Truncate(time.Second).After(t) {
-			return true
-		}
-	}
-	return false
+	return fhir.NotModified(req.Header.Get("If-None-Match"), req.Header.Get("If-Modified-Since"), r)
 }
