@@ -54,7 +54,14 @@ func (s *Service) searchIn(ctx context.Context, rd store.Reader, req SearchReque
 			return SearchResult{}, err
 		}
 	}
-	q, issues, err := s.Registry.Parse(req.Type, req.Params, search.ParseOptions{
+	params := req.Params
+	if params.Get("_summary") == "count" {
+		// Only the total: no page, and an exact count.
+		params = cloneValues(params)
+		params.Set("_count", "0")
+		params.Set("_total", "accurate")
+	}
+	q, issues, err := s.Registry.Parse(req.Type, params, search.ParseOptions{
 		Strict: req.Strict, DefaultCount: req.DefaultCount, MaxCount: req.MaxCount,
 	})
 	if err != nil {
@@ -83,4 +90,12 @@ func (s *Service) searchIn(ctx context.Context, rd store.Reader, req SearchReque
 		return SearchResult{}, outcome.Internal(err)
 	}
 	return SearchResult{Page: page, Query: q, Issues: issues}, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

@@ -188,11 +188,8 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 	if err != nil {
 		return Result{}, err
 	}
-	switch {
-	case p.ID == "":
-		return Result{}, outcome.Invalid(typ+".id", "The resource has no id; an update must carry the id of the URL (%q)", id)
-	case p.ID != id:
-		return Result{}, outcome.Invalid(typ+".id", "The resource id %q does not match the id in the URL %q", p.ID, id)
+	if err := checkUpdateID(p, id); err != nil {
+		return Result{}, err
 	}
 	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -203,6 +200,18 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 		return Result{}, writeError(err, typ, id)
 	}
 	return out, nil
+}
+
+// checkUpdateID checks that the resource of an update carries the id of
+// its URL.
+func checkUpdateID(p *resource.Parsed, id string) error {
+	switch {
+	case p.ID == "":
+		return outcome.Invalid(p.Type+".id", "The resource has no id; an update must carry the id of the URL (%q)", id)
+	case p.ID != id:
+		return outcome.Invalid(p.Type+".id", "The resource id %q does not match the id in the URL %q", p.ID, id)
+	}
+	return nil
 }
 
 // updateIn is the update interaction inside tx: p, already validated,

@@ -75,10 +75,6 @@ func (a *API) search(c echo.Context, typ string, compartment *fhir.Reference) er
 	}
 	parseParams := cloneValues(params)
 	parseParams.Del(cursorParam)
-	if sum.mode == summaryCount {
-		parseParams.Set("_count", "0")
-		parseParams.Set("_total", "accurate")
-	}
 	req := fhir.SearchRequest{
 		Type:         typ,
 		Params:       parseParams,
