@@ -126,12 +126,14 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		Service: svc,
 		Logger:  log,
 		REST: rest.Config{
-			BaseURL:      c.BaseURL,
-			MaxBodyBytes: c.MaxBody,
-			DefaultCount: c.DefaultCount,
-			MaxCount:     c.MaxCount,
-			Software:     conformance.Software{Name: "telefhir", Version: buildVersion()},
-			Started:      time.Now(),
+			BaseURL:          c.BaseURL,
+			MaxBodyBytes:     c.MaxBody,
+			MaxBundleBytes:   c.MaxBundleBody,
+			MaxBundleEntries: c.MaxBundle,
+			DefaultCount:     c.DefaultCount,
+			MaxCount:         c.MaxCount,
+			Software:         conformance.Software{Name: "telefhir", Version: buildVersion()},
+			Started:          time.Now(),
 		},
 	})
 	if err != nil {

@@ -56,7 +56,7 @@ func (a *API) historyQuery(v url.Values) (store.HistoryQuery, error) {
 // Resources are embedded as the stored bytes (json.RawMessage), never
 // re-marshalled.
 type bundleEntry struct {
-	FullURL  string          `json:"fullUrl"`
+	FullURL  string          `json:"fullUrl,omitempty"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Request  *entryRequest   `json:"request,omitempty"`
 	Response *entryResponse  `json:"response,omitempty"`
@@ -68,10 +68,11 @@ type entryRequest struct {
 }
 
 type entryResponse struct {
-	Status       string `json:"status"`
-	Location     string `json:"location,omitempty"`
-	Etag         string `json:"etag,omitempty"`
-	LastModified string `json:"lastModified,omitempty"`
+	Status       string          `json:"status"`
+	Location     string          `json:"location,omitempty"`
+	Etag         string          `json:"etag,omitempty"`
+	LastModified string          `json:"lastModified,omitempty"`
+	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
 type bundleLink struct {
