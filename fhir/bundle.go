@@ -10,6 +10,7 @@ import (
 
 	"github.com/telefhir/telefhir/fhir/outcome"
 	"github.com/telefhir/telefhir/fhir/resource"
+	"github.com/telefhir/telefhir/internal/jsonscan"
 )
 
 // DefaultMaxBundleEntries is how many entries a transaction or batch
@@ -92,39 +93,56 @@ func (e *Entry) Where(part string) string {
 // with the envelope is an *outcome.Error located in the Bundle
 // (Bundle.entry[2].request.method).
 func ParseBundle(body []byte, base string, maxEntries int) (*Bundle, error) {
-	var env struct {
-		ResourceType *string           `json:"resourceType"`
-		Type         *string           `json:"type"`
-		Entry        []json.RawMessage `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, jsonError(body, err, "Bundle")
-	}
-	switch {
-	case env.ResourceType == nil:
-		return nil, outcome.New(outcome.KindInvalid, "The body has no resourceType: POST to the base takes a transaction or batch Bundle")
-	case *env.ResourceType != "Bundle":
-		return nil, outcome.Invalid("Bundle.resourceType", "POST to the base takes a transaction or batch Bundle, not a %s", quoteValue(*env.ResourceType))
-	case env.Type == nil:
-		return nil, outcome.Invalid("Bundle.type", "The Bundle has no type: POST to the base takes a transaction or batch Bundle")
-	case *env.Type != BundleTransaction && *env.Type != BundleBatch:
-		return nil, outcome.Invalid("Bundle.type", "POST to the base processes transaction and batch Bundles, not %s", quoteValue(*env.Type))
-	}
 	if maxEntries <= 0 {
 		maxEntries = DefaultMaxBundleEntries
 	}
-	if len(env.Entry) > maxEntries {
-		return nil, outcome.At(outcome.KindTooLarge, "Bundle.entry", "The Bundle has %d entries; this server processes at most %d in one Bundle: split it", len(env.Entry), maxEntries)
-	}
-	b := &Bundle{Type: *env.Type, Entries: make([]Entry, len(env.Entry))}
-	fullURLs := make(map[string]int, len(env.Entry))
 	base = strings.TrimRight(base, "/")
-	for i, raw := range env.Entry {
-		e := &b.Entries[i]
-		e.Index = i
-		if err := parseEntry(raw, e, base, b.Type); err != nil {
-			return nil, err
+	var rt, typ *string
+	var entries []Entry
+	sc := jsonscan.Scanner{B: body}
+	err := sc.Object(0, func(name string) error {
+		var err error
+		switch name {
+		case "resourceType":
+			rt, err = optString(&sc, "Bundle.resourceType")
+		case "type":
+			typ, err = optString(&sc, "Bundle.type")
+		case "entry":
+			if sc.Peek() != '[' {
+				return wrongType(&sc, "Bundle.entry", "entry must be an array")
+			}
+			err = sc.Array(1, func(i int) error {
+				if i == maxEntries {
+					return outcome.At(outcome.KindTooLarge, "Bundle.entry", "The Bundle has more entries than this server processes in one Bundle (at most %d): split it", maxEntries)
+				}
+				entries = append(entries, Entry{Index: i})
+				return parseEntry(&sc, &entries[i], base)
+			})
+		default:
+			err = sc.Skip(1)
 		}
+		return err
+	})
+	if err == nil {
+		err = sc.End()
+	}
+	if err != nil {
+		return nil, jsonError(body, err, "The body")
+	}
+	switch {
+	case rt == nil:
+		return nil, outcome.New(outcome.KindInvalid, "The body has no resourceType: POST to the base takes a transaction or batch Bundle")
+	case *rt != "Bundle":
+		return nil, outcome.Invalid("Bundle.resourceType", "POST to the base takes a transaction or batch Bundle, not a %s", quoteValue(*rt))
+	case typ == nil:
+		return nil, outcome.Invalid("Bundle.type", "The Bundle has no type: POST to the base takes a transaction or batch Bundle")
+	case *typ != BundleTransaction && *typ != BundleBatch:
+		return nil, outcome.Invalid("Bundle.type", "POST to the base processes transaction and batch Bundles, not %s", quoteValue(*typ))
+	}
+	b := &Bundle{Type: *typ, Entries: entries}
+	fullURLs := make(map[string]int, len(entries))
+	for i := range b.Entries {
+		e := &b.Entries[i]
 		if e.FullURL == "" {
 			continue
 		}
@@ -136,28 +154,80 @@ func ParseBundle(body []byte, base string, maxEntries int) (*Bundle, error) {
 	return b, nil
 }
 
-// parseEntry parses one entry into e.
-func parseEntry(raw json.RawMessage, e *Entry, base, bundleType string) error {
-	var in struct {
-		FullURL  *string         `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
-		Request  *EntryRequest   `json:"request"`
+// optString reads a string member (nil for null); where locates a value of
+// another type.
+func optString(sc *jsonscan.Scanner, where string) (*string, error) {
+	switch sc.Peek() {
+	case '"':
+		v, err := sc.String()
+		return &v, err
+	case 'n':
+		return nil, sc.Skip(0)
 	}
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return jsonError(raw, err, e.Where(""))
+	return nil, wrongType(sc, where, "%s must be a string", where)
+}
+
+// optObject reports whether an object is at the scanner; it skips a null
+// and reports a value of another type.
+func optObject(sc *jsonscan.Scanner, where string) (bool, error) {
+	switch sc.Peek() {
+	case '{':
+		return true, nil
+	case 'n':
+		return false, sc.Skip(0)
 	}
-	if in.Request == nil {
-		return outcome.Invalid(e.Where("request"), "Each entry of a %s needs a request (method and url)", bundleType)
+	return false, wrongType(sc, where, "%s must be a JSON object", where)
+}
+
+// wrongType is the error for a value of the wrong JSON type at where:
+// a syntax error when it is malformed besides.
+func wrongType(sc *jsonscan.Scanner, where, format string, args ...any) error {
+	if err := sc.Skip(0); err != nil {
+		return err
 	}
-	e.Request = *in.Request
-	if in.FullURL != nil {
-		e.FullURL = *in.FullURL
+	return outcome.Invalid(where, format, args...)
+}
+
+// parseEntry parses the entry at the scanner into e.
+func parseEntry(sc *jsonscan.Scanner, e *Entry, base string) error {
+	if sc.Peek() != '{' {
+		return wrongType(sc, e.Where(""), "an entry must be a JSON object")
+	}
+	var fullURL *string
+	hasRequest := false
+	err := sc.Object(2, func(name string) error {
+		switch name {
+		case "fullUrl":
+			v, err := optString(sc, e.Where("fullUrl"))
+			fullURL = v
+			return err
+		case "resource":
+			if ok, err := optObject(sc, e.Where("resource")); !ok {
+				return err
+			}
+			v, err := sc.Value(3)
+			e.Resource = v
+			return err
+		case "request":
+			if ok, err := optObject(sc, e.Where("request")); !ok {
+				return err
+			}
+			hasRequest = true
+			return parseRequest(sc, e)
+		}
+		return sc.Skip(3)
+	})
+	if err != nil {
+		return err
+	}
+	if !hasRequest {
+		return outcome.Invalid(e.Where("request"), "Each entry needs a request (method and url)")
+	}
+	if fullURL != nil {
+		e.FullURL = *fullURL
 		if !absoluteURI(e.FullURL) {
 			return outcome.Invalid(e.Where("fullUrl"), "fullUrl must be an absolute URI (urn:uuid:..., urn:oid:... or http(s)://...), not %s", quoteValue(e.FullURL))
 		}
-	}
-	if len(in.Resource) > 0 && !bytes.Equal(in.Resource, []byte("null")) {
-		e.Resource = in.Resource
 	}
 	t, err := parseTarget(e, base)
 	if err != nil {
@@ -174,6 +244,34 @@ func parseEntry(raw json.RawMessage, e *Entry, base, bundleType string) error {
 		return outcome.Invalid(e.Where("request.ifNoneExist"), "ifNoneExist applies to POST entries only")
 	}
 	return nil
+}
+
+// parseRequest reads entry.request into e.Request.
+func parseRequest(sc *jsonscan.Scanner, e *Entry) error {
+	return sc.Object(3, func(name string) error {
+		var dst *string
+		switch name {
+		case "method":
+			dst = &e.Request.Method
+		case "url":
+			dst = &e.Request.URL
+		case "ifNoneMatch":
+			dst = &e.Request.IfNoneMatch
+		case "ifModifiedSince":
+			dst = &e.Request.IfModifiedSince
+		case "ifMatch":
+			dst = &e.Request.IfMatch
+		case "ifNoneExist":
+			dst = &e.Request.IfNoneExist
+		default:
+			return sc.Skip(4)
+		}
+		v, err := optString(sc, e.Where("request."+name))
+		if v != nil {
+			*dst = *v
+		}
+		return err
+	})
 }
 
 // parseTarget checks the entry's method and splits its URL.
@@ -314,24 +412,20 @@ func absoluteURI(s string) bool {
 	return !strings.ContainsAny(s, " \t\n\r")
 }
 
-// jsonError turns an encoding/json error about the JSON at where into an
-// outcome: malformed JSON is a structure error with its line and column,
-// a wrong type is located at the member.
-func jsonError(body []byte, err error, where string) error {
-	var se *json.SyntaxError
+// jsonError passes outcomes through and turns malformed JSON in body,
+// the JSON of what (the body, an entry), into a structure error with its
+// line and column.
+func jsonError(body []byte, err error, what string) error {
+	var oe *outcome.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	var se *jsonscan.SyntaxError
 	if errors.As(err, &se) {
-		line, col := lineCol(body, int(se.Offset))
-		return outcome.Wrap(outcome.KindStructure, err, "%s is not valid JSON: %s at line %d, column %d (byte %d)", where, se.Error(), line, col, se.Offset)
+		line, col := lineCol(body, se.Offset)
+		return outcome.Wrap(outcome.KindStructure, err, "%s is not valid JSON: %s at line %d, column %d", what, se.Msg, line, col)
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		at := where
-		if te.Field != "" {
-			at += "." + te.Field
-		}
-		return outcome.Wrap(outcome.KindInvalid, err, "%s: a JSON %s is not allowed here", at, te.Value).Locate(func(string) string { return at })
-	}
-	return outcome.Wrap(outcome.KindInvalid, err, "%s could not be read as JSON", where)
+	return outcome.Wrap(outcome.KindInvalid, err, "%s could not be read as JSON", what)
 }
 
 func lineCol(b []byte, off int) (line, col int) {

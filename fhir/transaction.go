@@ -289,7 +289,7 @@ func jsonPatchOf(e *Entry) ([]byte, error) {
 		Data         string `json:"data"`
 	}
 	if err := json.Unmarshal(e.Resource, &bin); err != nil {
-		return nil, jsonError(e.Resource, err, e.Where("resource"))
+		return nil, outcome.Wrap(outcome.KindInvalid, err, "The resource of a PATCH entry must be a Binary holding a JSON Patch").Locate(func(string) string { return e.Where("resource") })
 	}
 	switch bin.ResourceType {
 	case "Binary":
