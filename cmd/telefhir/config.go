@@ -131,6 +131,30 @@ func loadConfig(name string, args []string, getenv func(string) string) (*config
 	return c, nil
 }
 
+// addShared registers the shared settings names (flag names) on the flag
+// set of a tool command, and returns the function that, once fs is
+// parsed, reads them through loadConfig: the same TELEFHIR_* variables,
+// defaults and validation as serve.
+func addShared(fs *flag.FlagSet, names []string) func(command string, getenv func(string) string) (*config, error) {
+	byFlag := make(map[string]setting)
+	for _, s := range settings() {
+		byFlag[s.flag] = s
+	}
+	for _, name := range names {
+		s := byFlag[name]
+		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	return func(command string, getenv func(string) string) (*config, error) {
+		var shared []string
+		fs.Visit(func(f *flag.Flag) {
+			if _, ok := byFlag[f.Name]; ok {
+				shared = append(shared, "--"+f.Name, f.Value.String())
+			}
+		})
+		return loadConfig(command, shared, getenv)
+	}
+}
+
 // Validate reports every problem with c at once and fills derived values.
 func (c *config) Validate() error {
 	var errs []error
