@@ -125,6 +125,11 @@ type Tx interface {
 	// new resource); otherwise ErrConflict. r.Body must be nil when r.Deleted,
 	// and not empty otherwise; Type, ID, Method and LastUpdated are required.
 	// LastUpdated is stored in UTC, truncated to the millisecond.
+	//
+	// A store may hold Puts back and send them to the database together,
+	// before the transaction's next read (Current, Read, Search, ...) or its
+	// commit: a conflict is then returned by that call, and by Write. A
+	// malformed r is refused at once.
 	Put(ctx context.Context, r Resource) error
 	// Lock takes a lock on an arbitrary key, held until the transaction
 	// ends: a second transaction locking the same key waits, and then sees

@@ -132,6 +132,14 @@ func TestConflictKeepsCause(t *testing.T) {
 	defer conn.Close(ctx)
 
 	r := store.Resource{Type: "Patient", ID: "p", VersionID: 1, Method: "POST", LastUpdated: time.Now(), Body: []byte(`{}`)}
+	// put writes r now: a Put may wait for the transaction's next read.
+	put := func(ctx context.Context, tx store.Tx) error {
+		if err := tx.Put(ctx, r); err != nil {
+			return err
+		}
+		_, err := tx.Read(ctx, r.Type, r.ID)
+		return err
+	}
 	// Two transactions both create version 1: the second waits on the
 	// unique index until the first commits, then gets a unique violation.
 	first := make(chan struct{})
@@ -139,7 +147,7 @@ func TestConflictKeepsCause(t *testing.T) {
 	firstDone := make(chan error, 1)
 	go func() {
 		firstDone <- s.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-			if err := tx.Put(ctx, r); err != nil {
+			if err := put(ctx, tx); err != nil {
 				return err
 			}
 			close(first)
@@ -162,7 +170,7 @@ func TestConflictKeepsCause(t *testing.T) {
 	}()
 	var firstErr error
 	err = s.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		err := tx.Put(ctx, r)
+		err := put(ctx, tx)
 		if firstErr == nil {
 			firstErr = err
 		}
