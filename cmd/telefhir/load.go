@@ -247,7 +247,7 @@ func (l *loader) run(ctx context.Context) error {
 		fmt.Fprintf(l.out, "; %d loaded before (checkpoint %s)", l.skipped, l.opts.Checkpoint)
 	}
 	if ignored > 0 {
-		fmt.Fprintf(l.out, "; %d files of other kinds ignored", ignored)
+		fmt.Fprintf(l.out, "; %d other files ignored", ignored)
 	}
 	fmt.Fprintln(l.out)
 

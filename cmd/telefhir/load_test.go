@@ -269,7 +269,7 @@ func TestLoadNDJSONAndCollections(t *testing.T) {
 		t.Fatalf("load with bad lines succeeded:\n%s", out)
 	}
 	for _, want := range []string{
-		"loaded 5 resources", "1 files of other kinds ignored",
+		"loaded 5 resources", "1 other files ignored",
 		"data.ndjson line 2: 400: Patient.gender: invalid code", "data.ndjson line 5: not a JSON object",
 	} {
 		if !strings.Contains(out, want) {
