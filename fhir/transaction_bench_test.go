@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func benchTransactions(b *testing.B, st store.Store, parallelism int) {
 		b.Fatal(err)
 	}
 	svc := &fhir.Service{Store: st, Registry: reg}
+	b.ResetTimer()
 	var next, resources atomic.Int64
 	b.SetParallelism(parallelism)
 	b.ReportAllocs()
@@ -98,4 +100,33 @@ func BenchmarkTransactionSyntheaSQLite(b *testing.B) {
 // goroutines in all (skipped without Postgres).
 func BenchmarkTransactionSyntheaPostgres(b *testing.B) {
 	benchTransactions(b, pgtest.Open(b), max(1, 8/runtime.GOMAXPROCS(0)))
+}
+
+// BenchmarkTransactionSmallPostgres runs transactions of a Patient and a
+// vital-signs Observation referring to it by urn:uuid, from 32 goroutines,
+// into Postgres (skipped without one): the transaction path at its
+// smallest, to set against BenchmarkCreateParallelPostgres.
+func BenchmarkTransactionSmallPostgres(b *testing.B) {
+	st := pgtest.Open(b)
+	reg, err := search.NewRegistry(search.Options{BaseURL: testBase})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := &fhir.Service{Store: st, Registry: reg}
+	body := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"fullUrl":"urn:uuid:4f9c1d2e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","name":[{"family":"Small","given":["Tx"]}],"gender":"female","birthDate":"1970-01-01"},"request":{"method":"POST","url":"Patient"}},` +
+		`{"resource":` + strings.Replace(vitalSigns, `"Patient/p1"`, `"urn:uuid:4f9c1d2e-0000-4000-8000-000000000001"`, 1) + `,"request":{"method":"POST","url":"Observation"}}]}`)
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			bun, err := fhir.ParseBundle(body, testBase, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := svc.Transaction(context.Background(), bun, fhir.BundleOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
