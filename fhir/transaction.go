@@ -253,15 +253,15 @@ func (t *txn) prepareRequest(e *txEntry) error {
 		e.criteria, e.pending = criteria, true
 		return nil
 	}
-	pre, err := ParsePreconditions(req.IfMatch, req.IfNoneMatch)
+	ifMatch, err := ParsePreconditions(req.IfMatch, "")
 	if err != nil {
-		part := "request.ifMatch"
-		if !strings.HasPrefix(err.Error(), "If-Match") {
-			part = "request.ifNoneMatch"
-		}
-		return outcome.From(err).Locate(func(string) string { return e.Where(part) })
+		return outcome.From(err).Locate(func(string) string { return e.Where("request.ifMatch") })
 	}
-	e.pre = pre
+	ifNoneMatch, err := ParsePreconditions("", req.IfNoneMatch)
+	if err != nil {
+		return outcome.From(err).Locate(func(string) string { return e.Where("request.ifNoneMatch") })
+	}
+	e.pre = Preconditions{IfMatch: ifMatch.IfMatch, IfNoneMatch: ifNoneMatch.IfNoneMatch, IfNoneMatchAny: ifNoneMatch.IfNoneMatchAny}
 	if e.Target.Conditional {
 		if len(e.Target.Query) == 0 {
 			return outcome.Invalid(e.Where("request.url"), "A conditional %s needs search criteria after the ?", req.Method)

@@ -303,6 +303,13 @@ func TestTransactionConditionalInteractions(t *testing.T) {
 			t.Errorf("delete then create: %d %s and %d with %d deleted, want 201 of a new id and 204 with 1 deleted",
 				res[0].Status, res[0].Resource.ID, res[1].Status, len(res[1].Deleted))
 		}
+		// Malformed conditions are located at their element.
+		_, err = transaction(t, svc, req("", `{"resourceType":"Patient","id":"p2"}`, "PUT", "Patient/p2", "ifMatch", "soon"))
+		wantOutcome(t, err, outcome.KindInvalid, "Bundle.entry[0].request.ifMatch")
+		_, err = transaction(t, svc, req("", "", "DELETE", "Patient/p2", "ifNoneMatch", "W/x"))
+		wantOutcome(t, err, outcome.KindInvalid, "Bundle.entry[0].request.ifNoneMatch")
+		_, err = transaction(t, svc, req("", `{"resourceType":"Patient"}`, "POST", "Patient", "ifNoneExist", "&"))
+		wantOutcome(t, err, outcome.KindInvalid, "Bundle.entry[0].request.ifNoneExist")
 		// A transaction may change a resource only once.
 		_, err = transaction(t, svc,
 			req("", `{"resourceType":"Patient","id":"p2"}`, "PUT", "Patient/p2"),
