@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -144,14 +143,12 @@ func TestRewriteLinksErrors(t *testing.T) {
 	}
 }
 
-// TestRewriteLinksExamples runs RewriteLinks over the R4 examples: with
-// nothing to replace it returns them unchanged, and replacing every
-// reference yields valid JSON in which no original reference is left.
-func TestRewriteLinksExamples(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "r4examples", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("no examples in testdata/r4examples")
-	}
+// TestExamplesRewriteLinks runs RewriteLinks over the R4 examples (all of
+// them under make test-examples): with nothing to replace it returns them
+// unchanged, and replacing every reference yields valid JSON with every
+// reference offered replaced.
+func TestExamplesRewriteLinks(t *testing.T) {
+	files, _ := exampleFiles(t)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
