@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -51,7 +52,7 @@ func parseLoadOptions(args []string, getenv func(string) string) (*loadOptions, 
 	}
 	o := &loadOptions{}
 	fs.StringVar(&o.Server, "server", "", "FHIR base URL of a running server to load into (default: load straight into the store)")
-	fs.StringVar(&o.Token, "token", getenv("TELEFHIR_TOKEN"), "bearer token sent to --server (env TELEFHIR_TOKEN)")
+	fs.StringVar(&o.Token, "token", "", "bearer token sent to --server (env TELEFHIR_TOKEN; never printed)")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "Bundles in flight at once")
 	fs.IntVar(&o.Batch, "batch", 200, "NDJSON lines per transaction")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "telefhir-load.checkpoint", "file recording what is loaded, so that a rerun resumes (empty: none)")
@@ -63,6 +64,10 @@ func parseLoadOptions(args []string, getenv func(string) string) (*loadOptions, 
 	}
 	o.Paths = fs.Args()
 	var errs []error
+	tokenFlag := o.Token != ""
+	if !tokenFlag {
+		o.Token = getenv("TELEFHIR_TOKEN")
+	}
 	c, err := shared("load", getenv)
 	if err != nil {
 		errs = append(errs, err)
@@ -84,7 +89,7 @@ func parseLoadOptions(args []string, getenv func(string) string) (*loadOptions, 
 		}
 	} else {
 		o.toStore = true
-		if o.Token != "" && getenv("TELEFHIR_TOKEN") != o.Token {
+		if tokenFlag {
 			errs = append(errs, errors.New("--token goes with --server"))
 		}
 	}
@@ -110,9 +115,14 @@ func runLoad(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// The first interrupt stops new work and lets what is in flight
 	// finish and be recorded; a second one ends the process at once.
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
-		signal.Reset(os.Interrupt)
+		select {
+		case <-ctx.Done():
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+		case <-done:
+		}
 	}()
 	return load(ctx, o, stdout, os.Stderr, isTerminal(os.Stderr))
 }
