@@ -468,7 +468,7 @@ func locate(e *Entry, err error, part string) error {
 type attempt struct {
 	ids     []string          // per entry: the id it ends up with
 	methods []string          // per conditional update: the method to record
-	matched []bool            // per entry: a conditional create found its match
+	matched []*store.Resource // per entry: the match a conditional create found
 	refs    map[string]string // conditional reference → Type/id
 	touched map[string]int    // Type/id changed → entry index
 }
@@ -477,7 +477,7 @@ type attempt struct {
 func (t *txn) run(ctx context.Context, tx store.Tx, opts BundleOptions) ([]EntryResult, error) {
 	s := t.s
 	n := len(t.entries)
-	a := &attempt{ids: make([]string, n), methods: make([]string, n), matched: make([]bool, n), refs: map[string]string{}, touched: map[string]int{}}
+	a := &attempt{ids: make([]string, n), methods: make([]string, n), matched: make([]*store.Resource, n), refs: map[string]string{}, touched: map[string]int{}}
 	results := make([]EntryResult, n)
 	if err := t.lockTargets(ctx, tx); err != nil {
 		return nil, err
@@ -581,9 +581,9 @@ func (t *txn) resolve(ctx context.Context, tx store.Tx, a *attempt) error {
 			if err != nil {
 				return locate(e.Entry, err, "request.ifNoneExist")
 			}
-			a.ids[i], a.matched[i] = resource.NewID(), found
+			a.ids[i] = resource.NewID()
 			if found {
-				a.ids[i] = match.ID
+				a.ids[i], a.matched[i] = match.ID, &match
 			}
 		case e.Request.Method == "PUT" && e.pending:
 			id, method, err := s.updateTarget(ctx, tx, e.parsed, e.criteria)
@@ -663,12 +663,8 @@ func (t *txn) write(ctx context.Context, tx store.Tx, e *txEntry, a *attempt) (E
 		return EntryResult{}, err
 	}
 	if e.Request.Method == "POST" {
-		if a.matched[e.pos] {
-			cur, err := tx.Read(ctx, e.typ, id)
-			if err != nil {
-				return EntryResult{}, err
-			}
-			return EntryResult{Status: http.StatusOK, Resource: cur}, nil
+		if m := a.matched[e.pos]; m != nil {
+			return EntryResult{Status: http.StatusOK, Resource: *m}, nil
 		}
 		res, err := s.createIn(ctx, tx, p, id)
 		if err != nil {
