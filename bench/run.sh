@@ -4,7 +4,8 @@
 # 1. pgbench on a scratch database, as a yardstick for this machine's
 #    Postgres (select-only and simple-update, 32 clients).
 # 2. telefhir serve on Postgres and on the embedded store, each fresh, loaded
-#    by bench/loadgen with the `read` and `create` scenarios.
+#    by bench/loadgen with the `read`, `create`, `tx-small` and `tx-bundle`
+#    scenarios.
 # 3. A Markdown report on stdout and in bench/results/latest.md.
 #
 # Progress goes to stderr. See bench/README.md for what each number means.
@@ -15,6 +16,9 @@
 #   BENCH_SEED_COUNT [1000]   Patients created before `read`
 #   BENCH_CREATE_SEED_COUNT [100]  Patients created before `create` (subjects)
 #   BENCH_STORES ["postgres embedded"]
+#   BENCH_SCENARIOS ["read create tx-small tx-bundle"]
+#   BENCH_TX_CLIENTS [8]      loadgen clients of tx-bundle (the others use BENCH_CLIENTS)
+#   BENCH_BUNDLES [testdata/synthea]  the transaction Bundles tx-bundle sends
 #   BENCH_PG_HOST [127.0.0.1] BENCH_PG_PORT [5432] BENCH_PG_USER [postgres]
 #   BENCH_PGBENCH [1]         0 skips the pgbench yardstick
 #   BENCH_PGBENCH_SCALE [10]  pgbench -i -s
@@ -35,6 +39,9 @@ CLIENTS=${BENCH_CLIENTS:-32}
 SEED_COUNT=${BENCH_SEED_COUNT:-1000}
 CREATE_SEED_COUNT=${BENCH_CREATE_SEED_COUNT:-100}
 STORES=${BENCH_STORES:-postgres embedded}
+SCENARIOS=${BENCH_SCENARIOS:-read create tx-small tx-bundle}
+TX_CLIENTS=${BENCH_TX_CLIENTS:-8}
+BUNDLES=${BENCH_BUNDLES:-testdata/synthea}
 PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
 PG_PORT=${BENCH_PG_PORT:-5432}
 PG_USER=${BENCH_PG_USER:-postgres}
@@ -255,21 +262,37 @@ json_field() { sed -nE "s/.*\"$2\":\"?([^,\"}]*)\"?[,}].*/\1/p" "$1" | head -n 1
 
 ROWS=()
 
-# bench_scenario STORE SCENARIO SEEDS: one loadgen run, one table row.
+# bench_scenario STORE SCENARIO: one loadgen run, one table row.
 bench_scenario() {
-	local store=$1 scenario=$2 seeds=$3
-	local out="$WORK/$store-$scenario.json"
-	log "loadgen $scenario on $store: $CLIENTS clients, $WARMUP warmup + $DURATION, $seeds Patients seeded"
-	if ! "$WORK/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -c "$CLIENTS" \
-		-d "$DURATION" -warmup "$WARMUP" -seed-count "$seeds" -json >"$out" 2>"$WORK/$store-$scenario.err"; then
+	local store=$1 scenario=$2
+	local out="$WORK/$store-$scenario.json" clients=$CLIENTS
+	local args=()
+	case $scenario in
+	read) args=(-seed-count "$SEED_COUNT") ;;
+	create) args=(-seed-count "$CREATE_SEED_COUNT") ;;
+	tx-small) ;;
+	tx-bundle)
+		# A record of ~950 resources takes seconds under load: allow it.
+		clients=$TX_CLIENTS
+		args=(-bundles "$BUNDLES" -timeout 2m)
+		;;
+	*)
+		echo "bench: unknown scenario $scenario in BENCH_SCENARIOS" >&2
+		exit 2
+		;;
+	esac
+	log "loadgen $scenario on $store: $clients clients, $WARMUP warmup + $DURATION ${args[*]}"
+	if ! "$WORK/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -c "$clients" \
+		-d "$DURATION" -warmup "$WARMUP" ${args[@]+"${args[@]}"} -json >"$out" 2>"$WORK/$store-$scenario.err"; then
 		log "loadgen $scenario on $store failed:"
 		tail -n 5 "$WORK/$store-$scenario.err" >&2
-		ROWS+=("| $scenario | $store | FAILED: $(tail -n 1 "$WORK/$store-$scenario.err" | tr '|' '/') | | | |")
+		ROWS+=("| $scenario | $store | $clients | FAILED: $(tail -n 1 "$WORK/$store-$scenario.err" | tr '|' '/') | | | | |")
 		FAILED=1
 		return 0
 	fi
-	local rps p50 p99 errors by
+	local rps res p50 p99 errors by
 	rps=$(json_field "$out" throughput_rps)
+	res=$(json_field "$out" resources_per_s)
 	p50=$(json_field "$out" latency_p50_ms)
 	p99=$(json_field "$out" latency_p99_ms)
 	errors=$(json_field "$out" errors)
@@ -277,7 +300,8 @@ bench_scenario() {
 		by=$(sed -nE 's/.*"errors_by_status":\{([^}]*)\}.*/\1/p' "$out" | tr -d '"' | sed 's/,/, /g')
 		errors="$errors ($by)"
 	fi
-	ROWS+=("$(printf '| %s | %s | %.0f | %.2f ms | %.2f ms | %s |' "$scenario" "$store" "${rps:-0}" "${p50:-0}" "${p99:-0}" "${errors:-?}")")
+	if [[ $scenario == read ]]; then res="—"; else res=$(printf '%.0f' "${res:-0}"); fi
+	ROWS+=("$(printf '| %s | %s | %d | %.0f | %s | %.2f ms | %.2f ms | %s |' "$scenario" "$store" "$clients" "${rps:-0}" "$res" "${p50:-0}" "${p99:-0}" "${errors:-?}")")
 }
 
 NOTES=()
@@ -290,7 +314,7 @@ for store in $STORES; do
 		fi
 		log "recreating database $BENCH_DB"
 		if ! fresh_db "$BENCH_DB"; then
-			ROWS+=("| read | $store | FAILED: could not recreate $BENCH_DB | | | |")
+			ROWS+=("| all | $store | | FAILED: could not recreate $BENCH_DB | | | | |")
 			FAILED=1
 			continue
 		fi
@@ -311,12 +335,13 @@ for store in $STORES; do
 	fi
 	log "starting telefhir on $store at 127.0.0.1:$PORT"
 	if ! start_server "$store" "${store_args[@]}"; then
-		ROWS+=("| read | $store | FAILED: server did not start | | | |" "| create | $store | FAILED: server did not start | | | |")
+		ROWS+=("| all | $store | | FAILED: server did not start | | | | |")
 		FAILED=1
 		continue
 	fi
-	bench_scenario "$store" read "$SEED_COUNT"
-	bench_scenario "$store" create "$CREATE_SEED_COUNT"
+	for scenario in $SCENARIOS; do
+		bench_scenario "$store" "$scenario"
+	done
 	log "stopping telefhir ($store)"
 	stop_server
 done
@@ -333,12 +358,14 @@ cpu=$(sed -nE 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/n
 	echo "# telefhir benchmark"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), git $git_rev."
-	echo "loadgen: $CLIENTS closed-loop clients, $WARMUP warmup then $DURATION measured;"
-	echo "\`read\` = GET /Patient/{id} over $SEED_COUNT seeded Patients, \`create\` = POST a ~2 KB vital-signs Observation."
+	echo "loadgen: closed-loop clients, $WARMUP warmup then $DURATION measured;"
+	echo "\`read\` = GET /Patient/{id} over $SEED_COUNT seeded Patients, \`create\` = POST a ~2 KB vital-signs Observation,"
+	echo "\`tx-small\` = POST / a transaction of a Patient and an Observation referring to it by urn:uuid,"
+	echo "\`tx-bundle\` = POST / the transaction Bundles of $BUNDLES in turn (one patient record each)."
 	echo "Server started with TELEFHIR_AUTH=off on 127.0.0.1; loadgen runs on the same machine."
 	echo
-	echo "| scenario | store | req/s | p50 | p99 | errors |"
-	echo "|---|---|---:|---:|---:|---|"
+	echo "| scenario | store | clients | req/s | resources/s | p50 | p99 | errors |"
+	echo "|---|---|---:|---:|---:|---:|---:|---|"
 	for r in ${ROWS[@]+"${ROWS[@]}"}; do echo "$r"; done
 	for n in ${NOTES[@]+"${NOTES[@]}"}; do
 		echo

@@ -589,7 +589,7 @@ const maxHistoryRounds = 10
 // system level), versions outside its permits, and delete markers of
 // versions it could not see. It reads further store pages to fill the
 // page, at most maxHistoryRounds of them, so Next stays a plain cursor.
-func (s *Service) history(ctx context.Context, g *guard, q store.HistoryQuery) (store.HistoryPage, error) {
+func (s *Service) history(ctx context.Context, g *guard, rd store.Reader, q store.HistoryQuery) (store.HistoryPage, error) {
 	a := ActionSearch
 	if q.ID != "" {
 		a = ActionRead
@@ -609,7 +609,7 @@ func (s *Service) history(ctx context.Context, g *guard, q store.HistoryQuery) (
 		}
 	}
 	if g == nil {
-		page, err := s.Store.History(ctx, q)
+		page, err := rd.History(ctx, q)
 		if err != nil {
 			return store.HistoryPage{}, outcome.Internal(err)
 		}
@@ -617,7 +617,7 @@ func (s *Service) history(ctx context.Context, g *guard, q store.HistoryQuery) (
 	}
 	var out store.HistoryPage
 	for round := 1; ; round++ {
-		page, err := s.Store.History(ctx, q)
+		page, err := rd.History(ctx, q)
 		if err != nil {
 			return store.HistoryPage{}, outcome.Internal(err)
 		}

@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -39,8 +38,10 @@ func (s *Service) conditionalMatches(ctx context.Context, tx store.Tx, typ strin
 		return nil, err
 	}
 	q.Count, q.Total = limit, search.TotalNone
-	if _, err := s.guard().restrict(ctx, &q, ActionSearch); err != nil {
+	if ok, err := s.guard().restrict(ctx, &q, ActionSearch); err != nil {
 		return nil, err
+	} else if !ok {
+		return nil, forbidden(typ, ActionSearch)
 	}
 	if err := tx.Lock(ctx, "conditional:"+typ+"?"+canonicalQuery(criteria)); err != nil {
 		return nil, err
@@ -79,8 +80,7 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 	if err := CheckType(typ); err != nil {
 		return Result{}, err
 	}
-	g := s.guard()
-	if err := g.requireAll(ctx, typ, ActionCreate, ActionSearch); err != nil {
+	if err := s.guard().requireAll(ctx, typ, ActionCreate, ActionSearch); err != nil {
 		return Result{}, err
 	}
 	p, err := resource.Parse(body, typ)
@@ -89,32 +89,33 @@ func (s *Service) CreateIfNoneExist(ctx context.Context, typ string, body []byte
 	}
 	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		matches, err := s.conditionalMatches(ctx, tx, typ, criteria, 2)
-		if err != nil {
+		match, found, err := s.existingMatch(ctx, tx, typ, criteria)
+		if err != nil || found {
+			out = Result{Resource: match}
 			return err
 		}
-		switch len(matches) {
-		case 0:
-			id := resource.NewID()
-			out.Created = true
-			if out.Resource, err = s.version(ctx, p.Raw, typ, id, store.Resource{}, "POST"); err != nil {
-				return err
-			}
-			if err := g.admit(ctx, ActionCreate, out.Resource); err != nil {
-				return err
-			}
-			return tx.Put(ctx, out.Resource)
-		case 1:
-			out.Resource = matchResource(matches[0])
-			return nil
-		}
-		return outcome.New(outcome.KindPreconditionFailed, "If-None-Exist matches more than one %s; the create was not performed", typ)
+		out, err = s.createIn(ctx, tx, p, resource.NewID())
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, "")
 	}
 	return out, nil
+}
+
+// existingMatch is the search of a conditional create inside tx: the one
+// resource of typ matching criteria (found), none, or a 412 for several.
+func (s *Service) existingMatch(ctx context.Context, tx store.Tx, typ string, criteria url.Values) (store.Resource, bool, error) {
+	matches, err := s.conditionalMatches(ctx, tx, typ, criteria, 2)
+	switch {
+	case err != nil:
+		return store.Resource{}, false, err
+	case len(matches) == 1:
+		return matchResource(matches[0]), true, nil
+	case len(matches) > 1:
+		return store.Resource{}, false, outcome.New(outcome.KindPreconditionFailed, "If-None-Exist matches more than one %s; the create was not performed", typ)
+	}
+	return store.Resource{}, false, nil
 }
 
 // ConditionalUpdate updates the one resource of typ matching criteria, or
@@ -137,54 +138,42 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ string, body []byte
 	}
 	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		matches, err := s.conditionalMatches(ctx, tx, typ, criteria, 2)
+		id, method, err := s.updateTarget(ctx, tx, p, criteria)
 		if err != nil {
 			return err
 		}
-		var id string
-		switch len(matches) {
-		case 0:
-			id = p.ID
-			if id == "" {
-				id = resource.NewID()
-			}
-		case 1:
-			id = matches[0].ID
-			if p.ID != "" && p.ID != id {
-				return outcome.Invalid(typ+".id", "The resource id %q does not match the resource the criteria found (%s/%s)", p.ID, typ, id)
-			}
-		default:
-			return outcome.New(outcome.KindPreconditionFailed, "The criteria match more than one %s; the update was not performed", typ)
-		}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		out.Created = !found || cur.Deleted
-		act := writeAction(out.Created)
-		if err := g.mayChange(ctx, act, cur); err != nil {
-			return err
-		}
-		method := "PUT"
-		if !found && p.ID == "" {
-			method = "POST"
-		}
-		if out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, method); err != nil {
-			return err
-		}
-		if err := g.admit(ctx, act, out.Resource); err != nil {
-			return err
-		}
-		return tx.Put(ctx, out.Resource)
+		out, err = s.updateIn(ctx, tx, p, id, pre, method)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, "")
 	}
 	return out, nil
+}
+
+// updateTarget is the search of a conditional update inside tx: the id to
+// update (the one match, or for none the id in p or a new one) and the
+// method to record (POST when the server chose the id).
+func (s *Service) updateTarget(ctx context.Context, tx store.Tx, p *resource.Parsed, criteria url.Values) (id, method string, err error) {
+	typ := p.Type
+	matches, err := s.conditionalMatches(ctx, tx, typ, criteria, 2)
+	if err != nil {
+		return "", "", err
+	}
+	switch len(matches) {
+	case 0:
+		if p.ID == "" {
+			return resource.NewID(), "POST", nil
+		}
+		return p.ID, "PUT", nil
+	case 1:
+		id = matches[0].ID
+		if p.ID != "" && p.ID != id {
+			return "", "", outcome.Invalid(typ+".id", "The resource id %q does not match the resource the criteria found (%s/%s)", p.ID, typ, id)
+		}
+		return id, "PUT", nil
+	}
+	return "", "", outcome.New(outcome.KindPreconditionFailed, "The criteria match more than one %s; the update was not performed", typ)
 }
 
 // ConditionalDelete deletes the resources of typ matching criteria: none
@@ -195,52 +184,50 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ string, criteria ur
 	if err := CheckType(typ); err != nil {
 		return nil, err
 	}
-	g := s.guard()
-	if err := g.requireAll(ctx, typ, ActionDelete, ActionSearch); err != nil {
+	if err := s.guard().requireAll(ctx, typ, ActionDelete, ActionSearch); err != nil {
 		return nil, err
 	}
 	var deleted []store.Resource
-	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		deleted = deleted[:0]
-		limit := 2
-		if s.ConditionalDeleteMultiple {
-			limit = MaxConditionalDelete + 1
-		}
-		matches, err := s.conditionalMatches(ctx, tx, typ, criteria, limit)
-		if err != nil {
-			return err
-		}
-		switch {
-		case len(matches) > 1 && !s.ConditionalDeleteMultiple:
-			return outcome.New(outcome.KindPreconditionFailed, "The criteria match more than one %s and this server deletes only one at a time", typ)
-		case len(matches) > MaxConditionalDelete:
-			return outcome.New(outcome.KindPreconditionFailed, "The criteria match more than %d %s resources; narrow them", MaxConditionalDelete, typ)
-		}
-		for _, m := range matches {
-			cur, found, err := current(ctx, tx, typ, m.ID)
-			if err != nil {
-				return err
-			}
-			if !found || cur.Deleted {
-				continue
-			}
-			if err := g.mayChange(ctx, ActionDelete, cur); err != nil {
-				return err
-			}
-			r := store.Resource{Type: typ, ID: m.ID, VersionID: cur.VersionID + 1, LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE"}
-			if err := tx.Put(ctx, r); err != nil {
-				return err
-			}
-			deleted = append(deleted, r)
-		}
-		return nil
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		deleted, err = s.conditionalDeleteIn(ctx, tx, typ, criteria)
+		return err
 	})
 	if err != nil {
-		var oe *outcome.Error
-		if errors.As(err, &oe) {
-			return nil, oe
-		}
 		return nil, writeError(err, typ, "")
+	}
+	return deleted, nil
+}
+
+// conditionalDeleteIn is the conditional delete interaction inside tx.
+func (s *Service) conditionalDeleteIn(ctx context.Context, tx store.Tx, typ string, criteria url.Values) ([]store.Resource, error) {
+	limit := 2
+	if s.ConditionalDeleteMultiple {
+		limit = MaxConditionalDelete + 1
+	}
+	matches, err := s.conditionalMatches(ctx, tx, typ, criteria, limit)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(matches) > 1 && !s.ConditionalDeleteMultiple:
+		return nil, outcome.New(outcome.KindPreconditionFailed, "The criteria match more than one %s and this server deletes only one at a time", typ)
+	case len(matches) > MaxConditionalDelete:
+		return nil, outcome.New(outcome.KindPreconditionFailed, "The criteria match more than %d %s resources; narrow them", MaxConditionalDelete, typ)
+	}
+	var deleted []store.Resource
+	for _, m := range matches {
+		cur, found, err := current(ctx, tx, typ, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !found || cur.Deleted {
+			continue
+		}
+		res, err := s.deleteVersion(ctx, tx, cur)
+		if err != nil {
+			return nil, err
+		}
+		deleted = append(deleted, res.Resource)
 	}
 	return deleted, nil
 }

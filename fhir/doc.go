@@ -14,4 +14,13 @@
 // start of every interaction, what the caller on ctx may do, and applies
 // the Permit to everything the interaction touches (authorize.go); without
 // one, every caller may do everything.
+//
+// Each interaction has one internal function that does it inside an open
+// store transaction or on a store.Reader (createIn, updateIn, patchWithIn,
+// deleteIn, conditionalDeleteIn, readIn, vreadIn, searchIn, historyIn,
+// everythingIn). The public methods validate their input and call it in a
+// transaction of their own; a transaction or batch Bundle calls the same
+// functions for each entry. Whatever applies to every interaction (such as
+// an authorization check) belongs in those functions, so that a Bundle
+// entry cannot get around it.
 package fhir

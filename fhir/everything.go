@@ -24,6 +24,11 @@ type EverythingRequest struct {
 // compartment, i.e. that refers to it through one of the compartment's
 // parameters.
 func (s *Service) Everything(ctx context.Context, req EverythingRequest) (SearchResult, error) {
+	return s.everythingIn(ctx, s.Store, req)
+}
+
+// everythingIn is $everything on rd: the store, or an open transaction.
+func (s *Service) everythingIn(ctx context.Context, rd store.Reader, req EverythingRequest) (SearchResult, error) {
 	if s.Registry == nil {
 		return SearchResult{}, outcome.New(outcome.KindNotSupported, "$everything needs search, which is not enabled on this server")
 	}
@@ -34,7 +39,10 @@ func (s *Service) Everything(ctx context.Context, req EverythingRequest) (Search
 			return SearchResult{}, outcome.New(outcome.KindNotSupported, "$everything does not support the parameter %s", k)
 		}
 	}
-	patient, err := s.Read(ctx, "Patient", req.ID)
+	if err := CheckID(req.ID); err != nil {
+		return SearchResult{}, err
+	}
+	patient, err := s.readIn(ctx, rd, "Patient", req.ID)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -82,7 +90,7 @@ func (s *Service) Everything(ctx context.Context, req EverythingRequest) (Search
 	}
 	page := search.Page{Total: -1}
 	if some {
-		if page, err = s.Store.Search(ctx, q); err != nil {
+		if page, err = rd.Search(ctx, q); err != nil {
 			return SearchResult{}, outcome.Internal(err)
 		}
 	}

@@ -40,6 +40,12 @@ type SearchResult struct {
 
 // Search runs a search and returns one page.
 func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	return s.searchIn(ctx, s.Store, req)
+}
+
+// searchIn is the search interaction on rd: the store, or an open
+// transaction.
+func (s *Service) searchIn(ctx context.Context, rd store.Reader, req SearchRequest) (SearchResult, error) {
 	if s.Registry == nil {
 		return SearchResult{}, outcome.New(outcome.KindNotSupported, "search is not enabled on this server")
 	}
@@ -48,7 +54,14 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 			return SearchResult{}, err
 		}
 	}
-	q, issues, err := s.Registry.Parse(req.Type, req.Params, search.ParseOptions{
+	params := req.Params
+	if params.Get("_summary") == "count" {
+		// Only the total: no page, and an exact count.
+		params = cloneValues(params)
+		params.Set("_count", "0")
+		params.Set("_total", "accurate")
+	}
+	q, issues, err := s.Registry.Parse(req.Type, params, search.ParseOptions{
 		Strict: req.Strict, DefaultCount: req.DefaultCount, MaxCount: req.MaxCount,
 	})
 	if err != nil {
@@ -74,7 +87,7 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 		return SearchResult{}, outcome.New(outcome.KindInvalid, "the paging token does not belong to this search (its sort differs); start again from the first page")
 	}
 	q.After = req.After
-	page, err := s.searcher().Search(ctx, q)
+	page, err := rd.Search(ctx, q)
 	if err != nil {
 		var oe *outcome.Error
 		if errors.As(err, &oe) {
@@ -88,6 +101,10 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (SearchResult, 
 	return SearchResult{Page: page, Query: q, Issues: issues}, nil
 }
 
-func (s *Service) searcher() store.Searcher {
-	return s.Store
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

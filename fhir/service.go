@@ -3,6 +3,8 @@ package fhir
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/telefhir/telefhir/fhir/outcome"
@@ -69,6 +71,12 @@ type Result struct {
 type Preconditions struct {
 	// IfMatch, when non-zero, is the version the client expects to be current.
 	IfMatch int64
+	// IfNoneMatch, when non-zero, is a version the client expects not to
+	// be current (If-None-Match: W/"n"); IfNoneMatchAny expects the
+	// resource not to exist at all (If-None-Match: *), making an update a
+	// create-only write.
+	IfNoneMatch    int64
+	IfNoneMatchAny bool
 }
 
 func (s *Service) now() time.Time {
@@ -119,12 +127,17 @@ func (s *Service) Read(ctx context.Context, typ, id string) (store.Resource, err
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
+	return s.readIn(ctx, s.Store, typ, id)
+}
+
+// readIn is the read interaction on rd: the store, or an open transaction.
+func (s *Service) readIn(ctx context.Context, rd store.Reader, typ, id string) (store.Resource, error) {
 	g := s.guard()
 	perm, err := g.require(ctx, typ, ActionRead)
 	if err != nil {
 		return store.Resource{}, err
 	}
-	r, err := s.Store.Read(ctx, typ, id)
+	r, err := rd.Read(ctx, typ, id)
 	if err != nil {
 		return store.Resource{}, storeError(err, typ, id)
 	}
@@ -143,6 +156,11 @@ func (s *Service) VRead(ctx context.Context, typ, id, version string) (store.Res
 	if err := checkTypeID(typ, id); err != nil {
 		return store.Resource{}, err
 	}
+	return s.vreadIn(ctx, s.Store, typ, id, version)
+}
+
+// vreadIn is the vread interaction on rd.
+func (s *Service) vreadIn(ctx context.Context, rd store.Reader, typ, id, version string) (store.Resource, error) {
 	g := s.guard()
 	perm, err := g.require(ctx, typ, ActionRead)
 	if err != nil {
@@ -153,7 +171,7 @@ func (s *Service) VRead(ctx context.Context, typ, id, version string) (store.Res
 		return store.Resource{}, outcome.New(outcome.KindNotFound, "Version %q of %s/%s is not known: version ids are positive integers", version, typ, id)
 	}
 	notFound := outcome.New(outcome.KindNotFound, "Version %d of %s/%s is not known", v, typ, id)
-	r, err := s.Store.VRead(ctx, typ, id, v)
+	r, err := rd.VRead(ctx, typ, id, v)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return store.Resource{}, notFound
@@ -175,8 +193,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 	if err := CheckType(typ); err != nil {
 		return Result{}, err
 	}
-	g := s.guard()
-	if _, err := g.require(ctx, typ, ActionCreate); err != nil {
+	if _, err := s.guard().require(ctx, typ, ActionCreate); err != nil {
 		return Result{}, err
 	}
 	p, err := resource.Parse(body, typ)
@@ -184,19 +201,33 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte) (Result, 
 		return Result{}, err
 	}
 	id := resource.NewID()
-	var res store.Resource
+	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		res, err = s.version(ctx, p.Raw, typ, id, store.Resource{}, "POST")
-		if err != nil {
-			return err
-		}
-		if err := g.admit(ctx, ActionCreate, res); err != nil {
-			return err
-		}
-		return tx.Put(ctx, res)
+		out, err = s.createIn(ctx, tx, p, id)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
+	}
+	return out, nil
+}
+
+// createIn is the create interaction inside tx: p, already validated,
+// becomes version 1 of p.Type/id.
+func (s *Service) createIn(ctx context.Context, tx store.Tx, p *resource.Parsed, id string) (Result, error) {
+	g := s.guard()
+	if _, err := g.require(ctx, p.Type, ActionCreate); err != nil {
+		return Result{}, err
+	}
+	res, err := s.version(ctx, p.Raw, p.Type, id, store.Resource{}, "POST")
+	if err != nil {
+		return Result{}, err
+	}
+	if err := g.admit(ctx, ActionCreate, res); err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, res); err != nil {
+		return Result{}, err
 	}
 	return Result{Resource: res, Created: true}, nil
 }
@@ -207,43 +238,20 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
-	g := s.guard()
-	if err := g.requireAny(ctx, typ, ActionUpdate, ActionCreate); err != nil {
+	if err := s.guard().requireAny(ctx, typ, ActionUpdate, ActionCreate); err != nil {
 		return Result{}, err
 	}
 	p, err := resource.Parse(body, typ)
 	if err != nil {
 		return Result{}, err
 	}
-	switch {
-	case p.ID == "":
-		return Result{}, outcome.Invalid(typ+".id", "The resource has no id; an update must carry the id of the URL (%q)", id)
-	case p.ID != id:
-		return Result{}, outcome.Invalid(typ+".id", "The resource id %q does not match the id in the URL %q", p.ID, id)
+	if err := checkUpdateID(p, id); err != nil {
+		return Result{}, err
 	}
 	var out Result
 	err = s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		out.Created = !found || cur.Deleted
-		act := writeAction(out.Created)
-		if err := g.mayChange(ctx, act, cur); err != nil {
-			return err
-		}
-		out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, "PUT")
-		if err != nil {
-			return err
-		}
-		if err := g.admit(ctx, act, out.Resource); err != nil {
-			return err
-		}
-		return tx.Put(ctx, out.Resource)
+		out, err = s.updateIn(ctx, tx, p, id, pre, "PUT")
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
@@ -251,16 +259,63 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, pre P
 	return out, nil
 }
 
+// checkUpdateID checks that the resource of an update carries the id of
+// its URL.
+func checkUpdateID(p *resource.Parsed, id string) error {
+	switch {
+	case p.ID == "":
+		return outcome.Invalid(p.Type+".id", "The resource has no id; an update must carry the id of the URL (%q)", id)
+	case p.ID != id:
+		return outcome.Invalid(p.Type+".id", "The resource id %q does not match the id in the URL %q", p.ID, id)
+	}
+	return nil
+}
+
+// updateIn is the update interaction inside tx: p, already validated,
+// becomes the next version of p.Type/id, or its first. method is the
+// interaction recorded with the version: PUT, or POST when the server
+// chose the id (a conditional update that creates).
+func (s *Service) updateIn(ctx context.Context, tx store.Tx, p *resource.Parsed, id string, pre Preconditions, method string) (Result, error) {
+	cur, found, err := current(ctx, tx, p.Type, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := pre.check(cur, found, p.Type, id); err != nil {
+		return Result{}, err
+	}
+	out := Result{Created: !found || cur.Deleted}
+	act := writeAction(out.Created)
+	g := s.guard()
+	if err := g.mayChange(ctx, act, cur); err != nil {
+		return Result{}, err
+	}
+	if out.Resource, err = s.version(ctx, p.Raw, p.Type, id, cur, method); err != nil {
+		return Result{}, err
+	}
+	if err := g.admit(ctx, act, out.Resource); err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, out.Resource); err != nil {
+		return Result{}, err
+	}
+	return out, nil
+}
+
 // Patch applies a JSON Patch (RFC 6902) document to the current version of
 // typ/id and stores the validated result as the next version.
 func (s *Service) Patch(ctx context.Context, typ, id string, jsonPatch []byte, pre Preconditions) (Result, error) {
-	return s.patchWith(ctx, typ, id, pre, func(cur []byte) ([]byte, error) {
+	return s.patchWith(ctx, typ, id, pre, jsonPatchApply(jsonPatch))
+}
+
+// jsonPatchApply is the apply function of a JSON Patch document.
+func jsonPatchApply(jsonPatch []byte) func(cur []byte) ([]byte, error) {
+	return func(cur []byte) ([]byte, error) {
 		patched, err := patch.Apply(cur, jsonPatch)
 		if err != nil {
 			return nil, patchError(err)
 		}
 		return patched, nil
-	})
+	}
 }
 
 // patchWith applies a patch (apply maps the current JSON to the patched
@@ -270,53 +325,64 @@ func (s *Service) patchWith(ctx context.Context, typ, id string, pre Preconditio
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
-	g := s.guard()
-	if _, err := g.require(ctx, typ, ActionUpdate); err != nil {
+	if _, err := s.guard().require(ctx, typ, ActionUpdate); err != nil {
 		return Result{}, err
 	}
 	var out Result
-	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
-		}
-		if err := g.mayChange(ctx, ActionUpdate, cur); err != nil {
-			return err
-		}
-		if cur.Deleted {
-			return goneError(cur)
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		patched, err := apply(cur.Body)
-		if err != nil {
-			return err
-		}
-		p, err := resource.Parse(patched, typ)
-		if err != nil {
-			return err
-		}
-		if p.ID != id {
-			return outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
-		}
-		out.Resource, err = s.version(ctx, p.Raw, typ, id, cur, "PATCH")
-		if err != nil {
-			return err
-		}
-		if err := g.admit(ctx, ActionUpdate, out.Resource); err != nil {
-			return err
-		}
-		return tx.Put(ctx, out.Resource)
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		out, err = s.patchWithIn(ctx, tx, typ, id, pre, apply)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
 	}
 	return out, nil
+}
+
+// patchWithIn is the patch interaction inside tx.
+func (s *Service) patchWithIn(ctx context.Context, tx store.Tx, typ, id string, pre Preconditions, apply func(cur []byte) ([]byte, error)) (Result, error) {
+	g := s.guard()
+	if _, err := g.require(ctx, typ, ActionUpdate); err != nil {
+		return Result{}, err
+	}
+	cur, found, err := current(ctx, tx, typ, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if !found {
+		return Result{}, outcome.New(outcome.KindNotFound, "Resource %s/%s is not known", typ, id)
+	}
+	if err := g.mayChange(ctx, ActionUpdate, cur); err != nil {
+		return Result{}, err
+	}
+	if cur.Deleted {
+		return Result{}, goneError(cur)
+	}
+	if err := pre.check(cur, found, typ, id); err != nil {
+		return Result{}, err
+	}
+	patched, err := apply(cur.Body)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := resource.Parse(patched, typ)
+	if err != nil {
+		return Result{}, err
+	}
+	if p.ID != id {
+		return Result{}, outcome.Invalid(typ+".id", "The patch may not change or remove the resource id")
+	}
+	res, err := s.version(ctx, p.Raw, typ, id, cur, "PATCH")
+	if err != nil {
+		return Result{}, err
+	}
+	if err := g.admit(ctx, ActionUpdate, res); err != nil {
+		return Result{}, err
+	}
+	if err := tx.Put(ctx, res); err != nil {
+		return Result{}, err
+	}
+	return Result{Resource: res}, nil
 }
 
 // Delete marks typ/id deleted by writing a delete-marker version. Deleting
@@ -326,37 +392,52 @@ func (s *Service) Delete(ctx context.Context, typ, id string, pre Preconditions)
 	if err := checkTypeID(typ, id); err != nil {
 		return Result{}, err
 	}
-	g := s.guard()
-	if _, err := g.require(ctx, typ, ActionDelete); err != nil {
+	if _, err := s.guard().require(ctx, typ, ActionDelete); err != nil {
 		return Result{}, err
 	}
 	var out Result
-	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) error {
-		out = Result{}
-		cur, found, err := current(ctx, tx, typ, id)
-		if err != nil {
-			return err
-		}
-		if err := pre.check(cur, found, typ, id); err != nil {
-			return err
-		}
-		if !found || cur.Deleted {
-			out = Result{Resource: cur, Unchanged: true}
-			return nil
-		}
-		if err := g.mayChange(ctx, ActionDelete, cur); err != nil {
-			return err
-		}
-		out.Resource = store.Resource{
-			Type: typ, ID: id, VersionID: cur.VersionID + 1,
-			LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE",
-		}
-		return tx.Put(ctx, out.Resource)
+	err := s.Store.Write(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		out, err = s.deleteIn(ctx, tx, typ, id, pre)
+		return err
 	})
 	if err != nil {
 		return Result{}, writeError(err, typ, id)
 	}
 	return out, nil
+}
+
+// deleteIn is the delete interaction inside tx.
+func (s *Service) deleteIn(ctx context.Context, tx store.Tx, typ, id string, pre Preconditions) (Result, error) {
+	if _, err := s.guard().require(ctx, typ, ActionDelete); err != nil {
+		return Result{}, err
+	}
+	cur, found, err := current(ctx, tx, typ, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := pre.check(cur, found, typ, id); err != nil {
+		return Result{}, err
+	}
+	if !found || cur.Deleted {
+		return Result{Resource: cur, Unchanged: true}, nil
+	}
+	return s.deleteVersion(ctx, tx, cur)
+}
+
+// deleteVersion writes the delete marker that follows cur, when the
+// caller may delete cur.
+func (s *Service) deleteVersion(ctx context.Context, tx store.Tx, cur store.Resource) (Result, error) {
+	if err := s.guard().mayChange(ctx, ActionDelete, cur); err != nil {
+		return Result{}, err
+	}
+	r := store.Resource{
+		Type: cur.Type, ID: cur.ID, VersionID: cur.VersionID + 1,
+		LastUpdated: s.nextTimestamp(cur.LastUpdated), Deleted: true, Method: "DELETE",
+	}
+	if err := tx.Put(ctx, r); err != nil {
+		return Result{}, err
+	}
+	return Result{Resource: r}, nil
 }
 
 // History returns one page of history. q.Type and q.ID select the level.
@@ -371,7 +452,12 @@ func (s *Service) History(ctx context.Context, q store.HistoryQuery) (store.Hist
 			return store.HistoryPage{}, err
 		}
 	}
-	page, err := s.history(ctx, s.guard(), q)
+	return s.historyIn(ctx, s.Store, q)
+}
+
+// historyIn is the history interaction on rd.
+func (s *Service) historyIn(ctx context.Context, rd store.Reader, q store.HistoryQuery) (store.HistoryPage, error) {
+	page, err := s.history(ctx, s.guard(), rd, q)
 	if err != nil {
 		return store.HistoryPage{}, err
 	}
@@ -432,16 +518,83 @@ func current(ctx context.Context, tx store.Tx, typ, id string) (cur store.Resour
 }
 
 func (p Preconditions) check(cur store.Resource, found bool, typ, id string) error {
+	exists := found && !cur.Deleted
+	switch {
+	case p.IfNoneMatchAny && exists:
+		return outcome.New(outcome.KindPreconditionFailed, "If-None-Match: * asks that %s/%s not exist, but it does (version %d)", typ, id, cur.VersionID)
+	case p.IfNoneMatch != 0 && exists && cur.VersionID == p.IfNoneMatch:
+		return outcome.New(outcome.KindPreconditionFailed, "If-None-Match names version %d of %s/%s, which is the current version", p.IfNoneMatch, typ, id)
+	}
 	if p.IfMatch == 0 {
 		return nil
 	}
-	if !found || cur.Deleted {
+	if !exists {
 		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the resource does not exist", p.IfMatch, typ, id)
 	}
 	if cur.VersionID != p.IfMatch {
 		return outcome.New(outcome.KindPreconditionFailed, "If-Match names version %d of %s/%s, but the current version is %d", p.IfMatch, typ, id, cur.VersionID)
 	}
 	return nil
+}
+
+// ParsePreconditions reads the If-Match and If-None-Match of a write (HTTP
+// headers, or a Bundle entry's request.ifMatch and request.ifNoneMatch):
+// version ETags such as W/"3", and * for If-None-Match.
+func ParsePreconditions(ifMatch, ifNoneMatch string) (Preconditions, error) {
+	var p Preconditions
+	if v := strings.TrimSpace(ifMatch); v != "" {
+		n, ok := ParseETag(v)
+		if !ok {
+			return p, outcome.New(outcome.KindInvalid, `If-Match must be a version ETag such as W/"3", not %q`, v)
+		}
+		p.IfMatch = n
+	}
+	switch v := strings.TrimSpace(ifNoneMatch); v {
+	case "":
+	case "*":
+		p.IfNoneMatchAny = true
+	default:
+		n, ok := ParseETag(v)
+		if !ok {
+			return p, outcome.New(outcome.KindInvalid, `If-None-Match on a write must be * or a version ETag such as W/"3", not %q`, v)
+		}
+		p.IfNoneMatch = n
+	}
+	return p, nil
+}
+
+// ParseETag parses a version ETag: W/"n", "n" or a bare n.
+func ParseETag(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	return ParseVersion(v)
+}
+
+// NotModified evaluates the If-None-Match (version ETags or *) and
+// If-Modified-Since (an HTTP date) of a read against r, the version it
+// would return: true means 304 Not Modified. If-None-Match takes
+// precedence.
+func NotModified(ifNoneMatch, ifModifiedSince string, r store.Resource) bool {
+	if ifNoneMatch != "" {
+		for _, part := range strings.Split(ifNoneMatch, ",") {
+			part = strings.TrimSpace(part)
+			if part == "*" {
+				return true
+			}
+			if n, ok := ParseETag(part); ok && n == r.VersionID {
+				return true
+			}
+		}
+		return false
+	}
+	if ifModifiedSince != "" {
+		t, err := http.ParseTime(ifModifiedSince)
+		if err == nil && !r.LastUpdated.Truncate(time.Second).After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseVersion parses a version id (a positive integer).

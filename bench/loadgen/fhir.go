@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,4 +168,65 @@ func createdID(resp *http.Response, body []byte) (string, error) {
 		return id, nil
 	}
 	return "", fmt.Errorf("create answered %s with neither a body id nor a Location header", resp.Status)
+}
+
+// smallTransaction returns a transaction Bundle that creates a Patient and
+// a vital-signs Observation about it, linked by the Patient's urn:uuid
+// fullUrl: the smallest useful transaction, as a device gateway enrolling
+// a patient with a first reading sends.
+func smallTransaction(rng *rand.Rand, now time.Time) []byte {
+	pid := "urn:uuid:" + uuid(rng)
+	obs := bytes.Replace(observation(rng, "SUBJECT", now), []byte(`"Patient/SUBJECT"`), []byte(strconv.Quote(pid)), 1)
+	b := make([]byte, 0, 4096)
+	b = append(b, `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"`...)
+	b = append(b, pid...)
+	b = append(b, `","resource":`...)
+	b = append(b, patient(rng, rng.IntN(1_000_000))...)
+	b = append(b, `,"request":{"method":"POST","url":"Patient"}},{"fullUrl":"urn:uuid:`...)
+	b = append(b, uuid(rng)...)
+	b = append(b, `","resource":`...)
+	b = append(b, obs...)
+	b = append(b, `,"request":{"method":"POST","url":"Observation"}}]}`...)
+	return b
+}
+
+// readBundles reads the transaction Bundles (.json, .json.gz) in dir, in
+// name order, and counts their entries.
+func readBundles(dir string) (bundles [][]byte, entries []int, err error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.json*"))
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".json.gz") {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if strings.HasSuffix(name, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		var bun struct {
+			ResourceType, Type string
+			Entry              []json.RawMessage
+		}
+		if err := json.Unmarshal(b, &bun); err != nil || bun.ResourceType != "Bundle" || bun.Type != "transaction" {
+			return nil, nil, fmt.Errorf("%s is not a transaction Bundle", name)
+		}
+		bundles = append(bundles, b)
+		entries = append(entries, len(bun.Entry))
+	}
+	if len(bundles) == 0 {
+		return nil, nil, fmt.Errorf("no .json or .json.gz transaction Bundles in %s", dir)
+	}
+	return bundles, entries, nil
 }

@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/telefhir/telefhir/fhir"
+	"github.com/telefhir/telefhir/fhir/search"
+	"github.com/telefhir/telefhir/fhir/store/sqlite"
 )
 
 // fakeFHIR is a throwaway FHIR server: it creates Patients (answering with
@@ -32,9 +36,9 @@ type fakeFHIR struct {
 	mu       sync.Mutex
 	patients map[string]bool
 
-	patientPosts, reads, obsPosts atomic.Int64
-	unauthorized, unknownID, bad  atomic.Int64
-	badReasons                    sync.Map
+	patientPosts, reads, obsPosts, txPosts, txEntries atomic.Int64
+	unauthorized, unknownID, bad                      atomic.Int64
+	badReasons                                        sync.Map
 }
 
 func newFakeFHIR(t *testing.T, readDelay time.Duration, token string) (*fakeFHIR, *httptest.Server) {
@@ -106,6 +110,39 @@ func (f *fakeFHIR) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.fail("content type")
 		}
 		w.WriteHeader(http.StatusCreated)
+	case r.Method == http.MethodPost && r.URL.Path == "/":
+		f.txPosts.Add(1)
+		var b struct {
+			ResourceType, Type string
+			Entry              []struct {
+				FullURL  string
+				Resource struct {
+					ResourceType string
+					Subject      struct{ Reference string }
+				}
+				Request struct{ Method, URL string }
+			}
+		}
+		if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" || b.Type != "transaction" || len(b.Entry) == 0 {
+			f.fail("transaction body")
+		}
+		fullURLs := map[string]bool{}
+		for _, e := range b.Entry {
+			fullURLs[e.FullURL] = true
+		}
+		for _, e := range b.Entry {
+			if e.Request.Method != "POST" || e.Request.URL != e.Resource.ResourceType {
+				f.fail("transaction entry request " + e.Request.Method + " " + e.Request.URL)
+			}
+			if ref := e.Resource.Subject.Reference; strings.HasPrefix(ref, "urn:") && !fullURLs[ref] {
+				f.fail("transaction reference to no entry: " + ref)
+			}
+		}
+		if r.Header.Get("Prefer") != "return=minimal" {
+			f.fail("transaction without Prefer: return=minimal")
+		}
+		f.txEntries.Add(int64(len(b.Entry)))
+		io.WriteString(w, `{"resourceType":"Bundle","type":"transaction-response","entry":[]}`)
 	default:
 		f.fail(r.Method + " " + r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
@@ -271,7 +308,7 @@ func TestSummarize(t *testing.T) {
 		if i%15 == 0 {
 			code = 503
 		}
-		r.response(code, time.Duration(i+1)*time.Millisecond)
+		r.response(code, time.Duration(i+1)*time.Millisecond, 3)
 	}
 	r.failure()
 	r.failure()
@@ -281,6 +318,8 @@ func TestSummarize(t *testing.T) {
 		OK:             93,
 		Errors:         9,
 		ThroughputRPS:  51,
+		Resources:      279,
+		ResourcesPerS:  139.5,
 		P50ms:          50,
 		P90ms:          90,
 		P99ms:          99,
@@ -504,5 +543,72 @@ func TestGetNeedsPathsAndIDs(t *testing.T) {
 	// The seeding scenarios' -seed-count does not apply to get.
 	if _, _, err := parseFlags([]string{"-scenario", "get", "-path", "/metadata", "-seed-count", "0"}, io.Discard); err != nil {
 		t.Errorf("get with -seed-count 0: %v", err)
+	}
+}
+
+func TestRunTransactions(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("b%d.json", i)), smallTransaction(rng, time.Now()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundles, entries, err := readBundles(dir)
+	if err != nil || len(bundles) != 3 || entries[0] != 2 {
+		t.Fatalf("readBundles: %d Bundles, entries %v, %v", len(bundles), entries, err)
+	}
+	for _, scenario := range []string{"tx-small", "tx-bundle"} {
+		f, srv := newFakeFHIR(t, 0, "tok")
+		cfg := testConfig(srv.URL, scenario)
+		cfg.SeedCount = 0
+		cfg.Bundles, cfg.BundleEntries = bundles, entries
+		res, err := run(context.Background(), cfg, newClient(cfg))
+		if err != nil {
+			t.Fatalf("%s: %v", scenario, err)
+		}
+		f.checkClean(t)
+		if res.OK == 0 || res.Errors != 0 || res.Seeded != 0 || f.patientPosts.Load() != 0 {
+			t.Errorf("%s: ok %d errors %d seeded %d: want transactions only, all ok", scenario, res.OK, res.Errors, res.Seeded)
+		}
+		if res.Resources != 2*res.OK || int64(res.Resources) > f.txEntries.Load() {
+			t.Errorf("%s: %d resources counted for %d transactions (server saw %d entries)", scenario, res.Resources, res.OK, f.txEntries.Load())
+		}
+	}
+	if _, _, err := readBundles(t.TempDir()); err == nil {
+		t.Errorf("readBundles of an empty folder succeeded")
+	}
+}
+
+// TestSmallTransactionIsValid sends tx-small's Bundle through the real
+// transaction code: it must commit, and the Observation must point at the
+// Patient it created.
+func TestSmallTransactionIsValid(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := search.NewRegistry(search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &fhir.Service{Store: st, Registry: reg}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20 {
+		b, err := fhir.ParseBundle(smallTransaction(rng, time.Now()), "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.Transaction(t.Context(), b, fhir.BundleOptions{})
+		if err != nil {
+			t.Fatalf("tx-small Bundle refused: %v", err)
+		}
+		if !bytes.Contains(res[1].Resource.Body, []byte(`"reference":"Patient/`+res[0].Resource.ID+`"`)) {
+			t.Fatalf("the Observation does not refer to the new Patient: %s", res[1].Resource.Body)
+		}
 	}
 }

@@ -32,10 +32,14 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if cfg.Scenario == "get" {
+	switch cfg.Scenario {
+	case "get":
 		fmt.Fprintf(stderr, "loadgen: get %d path(s) at %s, %d Patient ids, %s warmup + %s at %d clients\n",
 			len(cfg.Paths), cfg.BaseURL, len(cfg.IDs), cfg.Warmup, cfg.Duration, cfg.Concurrency)
-	} else {
+	case "tx-small", "tx-bundle":
+		fmt.Fprintf(stderr, "loadgen: %s at %s, %s warmup + %s at %d clients\n",
+			cfg.Scenario, cfg.BaseURL, cfg.Warmup, cfg.Duration, cfg.Concurrency)
+	default:
 		fmt.Fprintf(stderr, "loadgen: seeding %d Patients at %s, then %s %s warmup + %s at %d clients\n",
 			cfg.SeedCount, cfg.BaseURL, cfg.Scenario, cfg.Warmup, cfg.Duration, cfg.Concurrency)
 	}
@@ -55,7 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
 	fs.SetOutput(stderr)
 	cfg := &config{}
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "FHIR base URL of the server under test (loopback only unless -allow-remote)")
-	fs.StringVar(&cfg.Scenario, "scenario", "read", "read (GET Patient), create (POST vital-signs Observation), mixed (90% read, 10% create) or get (GET -path templates)")
+	fs.StringVar(&cfg.Scenario, "scenario", "read", "read (GET Patient), create (POST vital-signs Observation), mixed (90% read, 10% create), get (GET -path templates), "+
+		"tx-small (transaction: a Patient and an Observation) or tx-bundle (the transaction Bundles of -bundles, round robin)")
 	fs.IntVar(&cfg.Concurrency, "c", 32, "concurrent closed-loop clients")
 	fs.DurationVar(&cfg.Duration, "d", 20*time.Second, "measured duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "load before the measured duration, not counted")
@@ -72,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
 	})
 	pathsFile := fs.String("paths", "", "get: a file of -path templates, one a line (# comments)")
 	idsFile := fs.String("ids", "", "get: a file of Patient ids, one a line, for {patient}")
+	bundlesDir := fs.String("bundles", "", "tx-bundle: a folder of transaction Bundles (.json, .json.gz), such as testdata/synthea")
 	if err := fs.Parse(args); err != nil {
 		return nil, false, err
 	}
@@ -85,6 +91,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, error) {
 			errs = append(errs, fmt.Errorf("-paths: %w", err))
 		}
 		cfg.Paths = append(cfg.Paths, paths...)
+	}
+	if *bundlesDir != "" {
+		b, n, err := readBundles(*bundlesDir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-bundles: %w", err))
+		}
+		cfg.Bundles, cfg.BundleEntries = b, n
 	}
 	if *idsFile != "" {
 		ids, err := readLines(*idsFile)
@@ -135,8 +148,11 @@ func printText(w io.Writer, r Result) error {
 		errs += " (" + strings.Join(parts, ", ") + ")"
 	}
 	seeded := fmt.Sprintf("%d Patients seeded", r.Seeded)
-	if r.Scenario == "get" {
+	switch r.Scenario {
+	case "get":
 		seeded = fmt.Sprintf("%d Patient ids given", r.Seeded)
+	case "tx-small", "tx-bundle":
+		seeded = "nothing seeded"
 	}
 	_, err := fmt.Fprintf(w, `scenario    %s
 target      %s
@@ -145,8 +161,9 @@ duration    %.1fs measured, %.1fs warmup, %s
 requests    %d
 errors      %s
 throughput  %.1f req/s
+resources   %d written (%.1f/s)
 latency     p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms
 `, r.Scenario, r.URL, r.Concurrency, r.DurationS, r.WarmupS, seeded, r.Requests, errs,
-		r.ThroughputRPS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+		r.ThroughputRPS, r.Resources, r.ResourcesPerS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	return err
 }

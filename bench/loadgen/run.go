@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,9 +36,23 @@ type config struct {
 	// BaseURL; {patient} in one is replaced by a random one of IDs.
 	Paths []string
 	IDs   []string
+
+	// Bundles are the transaction Bundles the tx-bundle scenario sends
+	// (round robin), and BundleEntries their sizes.
+	Bundles       [][]byte
+	BundleEntries []int
 }
 
-var scenarios = map[string]bool{"read": true, "create": true, "mixed": true, "get": true}
+var scenarios = map[string]bool{"read": true, "create": true, "mixed": true, "get": true, "tx-small": true, "tx-bundle": true}
+
+// seeds reports whether the scenario needs Patients created first.
+func (c *config) seeds() bool {
+	switch c.Scenario {
+	case "get", "tx-small", "tx-bundle":
+		return false
+	}
+	return true
+}
 
 // patientVar is the placeholder of a Patient id in a get template.
 const patientVar = "{patient}"
@@ -46,7 +61,7 @@ const patientVar = "{patient}"
 func (c *config) Validate() error {
 	var errs []error
 	if !scenarios[c.Scenario] {
-		errs = append(errs, fmt.Errorf("-scenario %q: want read, create, mixed or get", c.Scenario))
+		errs = append(errs, fmt.Errorf("-scenario %q: want read, create, mixed, get, tx-small or tx-bundle", c.Scenario))
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("-c %d: want at least 1", c.Concurrency))
@@ -57,10 +72,13 @@ func (c *config) Validate() error {
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("-warmup %s: want zero or more", c.Warmup))
 	}
-	if c.Scenario == "get" {
+	switch {
+	case c.Scenario == "get":
 		errs = append(errs, c.validateGet()...)
-	} else if c.SeedCount < 1 {
-		errs = append(errs, fmt.Errorf("-seed-count %d: every scenario needs at least 1 Patient", c.SeedCount))
+	case c.Scenario == "tx-bundle" && len(c.Bundles) == 0:
+		errs = append(errs, errors.New("-scenario tx-bundle needs transaction Bundles: -bundles DIR"))
+	case c.seeds() && c.SeedCount < 1:
+		errs = append(errs, fmt.Errorf("-seed-count %d: the %s scenario needs at least 1 Patient", c.SeedCount, c.Scenario))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("-timeout %s: want a positive duration", c.Timeout))
@@ -137,23 +155,36 @@ type loader struct {
 	client *http.Client
 	ids    []string // seeded Patient ids (get: the -ids file)
 	now    func() time.Time
+	next   atomic.Int64 // tx-bundle: the next Bundle to send
 }
 
-// newRequest builds the next request of the scenario.
-func (l *loader) newRequest(ctx context.Context, rng *rand.Rand) (*http.Request, error) {
-	if l.cfg.Scenario == "get" {
+// newRequest builds the next request of the scenario, and says how many
+// resources it writes (for the scenarios that count them).
+func (l *loader) newRequest(ctx context.Context, rng *rand.Rand) (*http.Request, int, error) {
+	switch l.cfg.Scenario {
+	case "get":
 		p := l.cfg.Paths[rng.IntN(len(l.cfg.Paths))]
 		if strings.Contains(p, patientVar) {
 			p = strings.ReplaceAll(p, patientVar, l.ids[rng.IntN(len(l.ids))])
 		}
-		return l.request(ctx, http.MethodGet, p, nil)
+		req, err := l.request(ctx, http.MethodGet, p, nil)
+		return req, 0, err
+	case "tx-small":
+		req, err := l.request(ctx, http.MethodPost, "/", smallTransaction(rng, l.now()))
+		return req, 2, err
+	case "tx-bundle":
+		i := int(l.next.Add(1)-1) % len(l.cfg.Bundles)
+		req, err := l.request(ctx, http.MethodPost, "/", l.cfg.Bundles[i])
+		return req, l.cfg.BundleEntries[i], err
 	}
 	create := l.cfg.Scenario == "create" || (l.cfg.Scenario == "mixed" && rng.IntN(10) == 0)
 	id := l.ids[rng.IntN(len(l.ids))]
 	if !create {
-		return l.request(ctx, http.MethodGet, "/Patient/"+id, nil)
+		req, err := l.request(ctx, http.MethodGet, "/Patient/"+id, nil)
+		return req, 0, err
 	}
-	return l.request(ctx, http.MethodPost, "/Observation", observation(rng, id, l.now()))
+	req, err := l.request(ctx, http.MethodPost, "/Observation", observation(rng, id, l.now()))
+	return req, 1, err
 }
 
 func (l *loader) request(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
@@ -168,6 +199,9 @@ func (l *loader) request(ctx context.Context, method, path string, body []byte) 
 	req.Header.Set("Accept", "application/fhir+json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	if path == "/" {
+		req.Header.Set("Prefer", "return=minimal") // a loader needs no copy of what it sent
 	}
 	if l.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+l.cfg.Token)
@@ -255,7 +289,7 @@ func (l *loader) load(ctx context.Context) (*recorder, time.Duration) {
 
 // once sends one request and records it if it belongs to the window.
 func (l *loader) once(ctx context.Context, rng *rand.Rand, rec *recorder, from, until time.Time) {
-	req, err := l.newRequest(ctx, rng)
+	req, resources, err := l.newRequest(ctx, rng)
 	if err != nil {
 		return // only a malformed base URL gets here, and Validate rules that out
 	}
@@ -273,14 +307,14 @@ func (l *loader) once(ctx context.Context, rng *rand.Rand, rec *recorder, from, 
 		rec.failure()
 		return
 	}
-	rec.response(resp.StatusCode, t1.Sub(t0))
+	rec.response(resp.StatusCode, t1.Sub(t0), resources)
 }
 
 // run seeds, loads and summarizes one configuration.
 func run(ctx context.Context, cfg *config, client *http.Client) (Result, error) {
 	l := &loader{cfg: cfg, client: client, now: time.Now}
-	if cfg.Scenario == "get" {
-		l.ids = cfg.IDs // nothing to seed: the data is the server's
+	if !cfg.seeds() {
+		l.ids = cfg.IDs // nothing to seed: the data is the server's, or sent whole
 	} else if err := l.seed(ctx); err != nil {
 		return Result{}, err
 	}

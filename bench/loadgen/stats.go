@@ -12,17 +12,20 @@ import (
 type recorder struct {
 	latencies []time.Duration // every counted response, errors included
 	ok        int
+	resources int         // written by the 2xx responses of the scenarios that count them
 	byStatus  map[int]int // non-2xx responses
 	transport int         // requests that got no response
 }
 
 func newRecorder() *recorder { return &recorder{byStatus: make(map[int]int)} }
 
-// response records one completed request with HTTP status code.
-func (r *recorder) response(code int, latency time.Duration) {
+// response records one completed request with HTTP status code, which
+// wrote resources resources if it succeeded.
+func (r *recorder) response(code int, latency time.Duration, resources int) {
 	r.latencies = append(r.latencies, latency)
 	if code >= 200 && code < 300 {
 		r.ok++
+		r.resources += resources
 	} else {
 		r.byStatus[code]++
 	}
@@ -35,6 +38,7 @@ func (r *recorder) failure() { r.transport++ }
 func (r *recorder) merge(o *recorder) {
 	r.latencies = append(r.latencies, o.latencies...)
 	r.ok += o.ok
+	r.resources += o.resources
 	for code, n := range o.byStatus {
 		r.byStatus[code] += n
 	}
@@ -55,6 +59,10 @@ type Result struct {
 	OK            int     `json:"ok"`
 	Errors        int     `json:"errors"`
 	ThroughputRPS float64 `json:"throughput_rps"` // requests per second over the window
+	// Resources written by the successful requests, and per second (the
+	// create and tx scenarios; 0 for reads).
+	Resources     int     `json:"resources"`
+	ResourcesPerS float64 `json:"resources_per_s"`
 
 	// Latency percentiles over every counted response (milliseconds),
 	// nearest-rank; zero when nothing was counted.
@@ -86,7 +94,9 @@ func summarize(r *recorder, window time.Duration) Result {
 	res.Requests = res.OK + res.Errors
 	if window > 0 {
 		res.ThroughputRPS = float64(res.Requests) / window.Seconds()
+		res.ResourcesPerS = float64(r.resources) / window.Seconds()
 	}
+	res.Resources = r.resources
 	lat := slices.Clone(r.latencies)
 	slices.Sort(lat)
 	res.P50ms = ms(percentile(lat, 50))

@@ -173,27 +173,14 @@ func printDev(w io.Writer, c *config, pw string) {
 // so they read the same TELEFHIR_* variables and are validated as for
 // serve.
 func loadToolConfig(fs *flag.FlagSet, shared, args []string, getenv func(string) string) (*config, error) {
-	byFlag := make(map[string]setting)
-	for _, s := range settings() {
-		byFlag[s.flag] = s
-	}
-	for _, name := range shared {
-		s := byFlag[name]
-		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
-	}
+	load := addShared(fs, shared)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	var sharedArgs []string
-	fs.Visit(func(f *flag.Flag) {
-		if _, ok := byFlag[f.Name]; ok {
-			sharedArgs = append(sharedArgs, "--"+f.Name, f.Value.String())
-		}
-	})
-	return loadConfig(fs.Name(), sharedArgs, getenv)
+	return load(fs.Name(), getenv)
 }
 
 // storeShared are the shared settings of the commands that work on the

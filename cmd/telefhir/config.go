@@ -24,6 +24,8 @@ type config struct {
 	NATSURL         string
 	NATSListen      string
 	MaxBody         int64
+	MaxBundleBody   int64
+	MaxBundle       int
 	DefaultCount    int
 	MaxCount        int
 	LogLevel        string
@@ -77,6 +79,12 @@ func settings() []setting {
 			c.MaxBody = n
 			return err
 		}},
+		{"max-bundle-body", "TELEFHIR_MAX_BUNDLE_BODY", "32MiB", "largest transaction or batch Bundle body (POST to the base) after gzip inflation", func(c *config, v string) error {
+			n, err := parseSize(v)
+			c.MaxBundleBody = n
+			return err
+		}},
+		{"max-bundle-entries", "TELEFHIR_MAX_BUNDLE_ENTRIES", "10000", "most entries in one transaction or batch Bundle", num(func(c *config) *int { return &c.MaxBundle })},
 		{"default-count", "TELEFHIR_DEFAULT_COUNT", "50", "page size of Bundles when _count is not given", num(func(c *config) *int { return &c.DefaultCount })},
 		{"max-count", "TELEFHIR_MAX_COUNT", "1000", "largest page size a client may ask for with _count", num(func(c *config) *int { return &c.MaxCount })},
 		{"log-level", "TELEFHIR_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
@@ -139,6 +147,30 @@ func loadConfig(name string, args []string, getenv func(string) string) (*config
 	return c, nil
 }
 
+// addShared registers the shared settings names (flag names) on the flag
+// set of a tool command, and returns the function that, once fs is
+// parsed, reads them through loadConfig: the same TELEFHIR_* variables,
+// defaults and validation as serve.
+func addShared(fs *flag.FlagSet, names []string) func(command string, getenv func(string) string) (*config, error) {
+	byFlag := make(map[string]setting)
+	for _, s := range settings() {
+		byFlag[s.flag] = s
+	}
+	for _, name := range names {
+		s := byFlag[name]
+		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	return func(command string, getenv func(string) string) (*config, error) {
+		var shared []string
+		fs.Visit(func(f *flag.Flag) {
+			if _, ok := byFlag[f.Name]; ok {
+				shared = append(shared, "--"+f.Name, f.Value.String())
+			}
+		})
+		return loadConfig(command, shared, getenv)
+	}
+}
+
 // Validate reports every problem with c at once and fills derived values.
 func (c *config) Validate() error {
 	var errs []error
@@ -197,6 +229,12 @@ func (c *config) Validate() error {
 	}
 	if c.MaxBody <= 0 {
 		bad("--max-body must be positive")
+	}
+	if c.MaxBundleBody <= 0 {
+		bad("--max-bundle-body must be positive")
+	}
+	if c.MaxBundle < 1 {
+		bad("--max-bundle-entries must be at least 1")
 	}
 	if c.DefaultCount < 1 {
 		bad("--default-count must be at least 1")

@@ -16,21 +16,24 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.DataDir != "./data" ||
-		c.MaxBody != 16<<20 || c.DatabaseURL != "" || c.NATSURL != "" || c.ShutdownTimeout != 15*time.Second || c.Auth != "on" {
+		c.MaxBody != 16<<20 || c.MaxBundleBody != 32<<20 || c.MaxBundle != 10000 || c.DatabaseURL != "" || c.NATSURL != "" || c.ShutdownTimeout != 15*time.Second || c.Auth != "on" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
 
 func TestConfigFlagsBeatEnv(t *testing.T) {
-	c, err := loadConfig("serve", []string{"--addr", "0.0.0.0:9000", "--max-body", "512KiB"}, env(map[string]string{
-		"TELEFHIR_ADDR":         "127.0.0.1:7000",
-		"TELEFHIR_DATABASE_URL": "postgres://u@db/x",
-		"TELEFHIR_BASE_URL":     "https://fhir.example.org/r4/",
+	c, err := loadConfig("serve", []string{"--addr", "0.0.0.0:9000", "--max-body", "512KiB", "--max-bundle-entries", "20"}, env(map[string]string{
+		"TELEFHIR_ADDR":               "127.0.0.1:7000",
+		"TELEFHIR_MAX_BUNDLE_BODY":    "1MiB",
+		"TELEFHIR_MAX_BUNDLE_ENTRIES": "10",
+		"TELEFHIR_DATABASE_URL":       "postgres://u@db/x",
+		"TELEFHIR_BASE_URL":           "https://fhir.example.org/r4/",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "0.0.0.0:9000" || c.DatabaseURL != "postgres://u@db/x" || c.BaseURL != "https://fhir.example.org/r4" || c.MaxBody != 512<<10 {
+	if c.Addr != "0.0.0.0:9000" || c.DatabaseURL != "postgres://u@db/x" || c.BaseURL != "https://fhir.example.org/r4" || c.MaxBody != 512<<10 ||
+		c.MaxBundleBody != 1<<20 || c.MaxBundle != 20 {
 		t.Fatalf("got %+v", c)
 	}
 }
@@ -40,12 +43,12 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	_, err := loadConfig("serve", []string{
 		"--addr", "nonsense", "--base-url", "ftp://x", "--database-url", "mysql://x",
 		"--nats-url", "http://x", "--log-level", "loud", "--log-format", "xml",
-		"--tls-cert", "c.pem", "--default-count", "5000", "--auth", "maybe",
+		"--tls-cert", "c.pem", "--default-count", "5000", "--max-bundle-entries", "0", "--auth", "maybe",
 	}, env(nil))
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
-	for _, want := range []string{"--addr", "--base-url", "--database-url", "--nats-url", "--log-level", "--log-format", "--tls-cert and --tls-key", "--default-count", "--auth"} {
+	for _, want := range []string{"--addr", "--base-url", "--database-url", "--nats-url", "--log-level", "--log-format", "--tls-cert and --tls-key", "--default-count", "--max-bundle-entries", "--auth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}

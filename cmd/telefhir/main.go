@@ -6,6 +6,7 @@
 //	telefhir reindex   rebuild the search index after search-parameter definitions change
 //	telefhir token     mint a bearer token for a dev user (curl, scripts)
 //	telefhir clients   list, add and remove registered OAuth clients
+//	telefhir load      load Bundles and NDJSON files into a server or a store
 //	telefhir version   print the version
 package main
 
@@ -50,6 +51,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the FHIR server", runServe},
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
+		{"load", "load transaction, batch and collection Bundles and NDJSON files into a running server or straight into the store", runLoad},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
 		{"reindex", "rebuild the search index of stored resources with this build's search-parameter definitions", runReindex},
 		{"token", "mint a bearer token for a dev user, for curl and scripts", runToken},

@@ -145,6 +145,30 @@ func From(err error) *Error {
 	return Internal(err)
 }
 
+// Locate returns a copy of e (same kind and cause) whose issues' locations
+// are mapped by locate, which is called with each expression, or with ""
+// for an issue that has none (a "" result leaves it without one). A Bundle
+// uses it to place an entry's errors inside the Bundle:
+// Patient.name[0] → Bundle.entry[3].resource.name[0].
+func (e *Error) Locate(locate func(expression string) string) *Error {
+	out := &Error{Kind: e.Kind, cause: e.cause, Issues: make([]Issue, len(e.Issues))}
+	for i, is := range e.Issues {
+		if len(is.Expression) == 0 {
+			if x := locate(""); x != "" {
+				is.Expression = []string{x}
+			}
+		} else {
+			exprs := make([]string, len(is.Expression))
+			for j, x := range is.Expression {
+				exprs[j] = locate(x)
+			}
+			is.Expression = exprs
+		}
+		out.Issues[i] = is
+	}
+	return out
+}
+
 // Is reports whether err is an *Error of kind k.
 func Is(err error, k Kind) bool {
 	var e *Error

@@ -31,6 +31,12 @@
 // Meta reads those two back, and DiffIgnoringMeta compares two resources
 // as JSON apart from them.
 //
+// RewriteLinks replaces links inside a resource where the FHIR transaction
+// rules say a Bundle's fullUrls are replaced: references, elements of type
+// uri, url, oid and uuid, and narrative href and src attributes, in
+// contained resources and extensions too; the resource's type information
+// tells it which strings those are.
+//
 // Types and IsType list the 146 concrete R4 resource types, taken from
 // google/fhir's R4 ContainedResource proto. ValidID checks an R4 logical id;
 // NewID makes a server-assigned one (a UUIDv7, so ids sort by creation).

@@ -20,6 +20,10 @@ type Config struct {
 	BaseURL string
 	// MaxBodyBytes caps request bodies after gzip inflation.
 	MaxBodyBytes int64
+	// MaxBundleBytes caps the body of a transaction or batch Bundle (POST
+	// to the base) after gzip inflation, and MaxBundleEntries its entries.
+	MaxBundleBytes   int64
+	MaxBundleEntries int
 	// DefaultCount and MaxCount bound the page size of history Bundles.
 	DefaultCount, MaxCount int
 	// Software names this server in the CapabilityStatement.
@@ -60,6 +64,12 @@ func (c *Config) defaults() {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 16 << 20
+	}
+	if c.MaxBundleBytes <= 0 {
+		c.MaxBundleBytes = 32 << 20
+	}
+	if c.MaxBundleEntries <= 0 {
+		c.MaxBundleEntries = fhir.DefaultMaxBundleEntries
 	}
 	if c.DefaultCount <= 0 {
 		c.DefaultCount = 50
@@ -107,6 +117,8 @@ var routes = []route{
 	{http.MethodGet, "/metadata", "capabilities", conformance.LevelSystem, (*API).metadata, nil},
 	{http.MethodGet, "/_history", "history-system", conformance.LevelSystem, (*API).historySystem, nil},
 	{http.MethodGet, "/", "search-system", conformance.LevelSystem, (*API).searchSystem, nil},
+	{http.MethodPost, "/", "transaction", conformance.LevelSystem, (*API).bundle, nil},
+	{http.MethodPost, "/", "batch", conformance.LevelSystem, (*API).bundle, nil},
 	{http.MethodPost, "/_search", "search-system", conformance.LevelSystem, (*API).searchSystem, nil},
 	{http.MethodGet, "/:type", "search-type", conformance.LevelType, (*API).searchType, nil},
 	{http.MethodPost, "/:type/_search", "search-type", conformance.LevelType, (*API).searchType, nil},
@@ -174,7 +186,12 @@ func (a *API) Register(g interface {
 	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 },
 ) {
+	added := map[string]bool{}
 	for _, r := range routes {
+		if added[r.method+" "+r.path] {
+			continue // a second interaction at the same URL (transaction and batch)
+		}
+		added[r.method+" "+r.path] = true
 		h := r.handler
 		g.Add(r.method, r.path, func(c echo.Context) error { return h(a, c) }, negotiate)
 		if r.method == http.MethodGet {

@@ -67,3 +67,16 @@ func TestConditionalUpdateDelete(t *testing.T) {
 	outcomeOf(t, e.do("GET", "/Patient/"+id, nil), 410, "deleted")
 	e.must(204, "DELETE", "/Patient?identifier=urn:mrn|nobody", nil)
 }
+
+func TestUpdateIfNoneMatch(t *testing.T) {
+	e := newEnv(t, rest.Config{})
+	body := []byte(`{"resourceType":"Patient","id":"inm","active":true}`)
+	e.must(201, "PUT", "/Patient/inm", body, "If-None-Match", "*")
+	outcomeOf(t, e.do("PUT", "/Patient/inm", body, "If-None-Match", "*"), 412, "conflict")
+	outcomeOf(t, e.do("PUT", "/Patient/inm", body, "If-None-Match", `W/"1"`), 412, "conflict")
+	e.must(200, "PUT", "/Patient/inm", body, "If-None-Match", `W/"7"`)
+	outcomeOf(t, e.do("PUT", "/Patient/inm", body, "If-None-Match", "soon"), 400, "invalid")
+	if r := e.must(200, "GET", "/Patient/inm", nil); r.Header.Get("ETag") != `W/"2"` {
+		t.Errorf("after refused If-None-Match writes ETag is %s, want W/\"2\"", r.Header.Get("ETag"))
+	}
+}

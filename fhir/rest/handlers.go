@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -219,46 +218,14 @@ func (a *API) writeWrite(c echo.Context, status int, res fhir.Result) error {
 	return writeJSON(c, status, r.Body)
 }
 
-// preconditions reads If-Match.
+// preconditions reads If-Match and If-None-Match.
 func preconditions(r *http.Request) (fhir.Preconditions, error) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" {
-		return fhir.Preconditions{}, nil
-	}
-	n, ok := parseETag(v)
-	if !ok {
-		return fhir.Preconditions{}, outcome.New(outcome.KindInvalid, `If-Match must be a version ETag such as W/"3", not %q`, v)
-	}
-	return fhir.Preconditions{IfMatch: n}, nil
+	return fhir.ParsePreconditions(r.Header.Get("If-Match"), r.Header.Get("If-None-Match"))
 }
 
-// parseETag parses W/"n", "n" or a bare n.
-func parseETag(v string) (int64, bool) {
-	v = strings.TrimSpace(v)
-	v = strings.TrimPrefix(v, "W/")
-	v = strings.Trim(v, `"`)
-	return fhir.ParseVersion(v)
-}
+func parseETag(v string) (int64, bool) { return fhir.ParseETag(v) }
 
 // notModified evaluates If-None-Match and If-Modified-Since against r.
 func notModified(req *http.Request, r store.Resource) bool {
-	if inm := req.Header.Get("If-None-Match"); inm != "" {
-		for _, part := range strings.Split(inm, ",") {
-			part = strings.TrimSpace(part)
-			if part == "*" {
-				return true
-			}
-			if n, ok := parseETag(part); ok && n == r.VersionID {
-				return true
-			}
-		}
-		return false // If-None-Match takes precedence over If-Modified-Since
-	}
-	if ims := req.Header.Get("If-Modified-Since"); ims != "" {
-		t, err := http.ParseTime(ims)
-		if err == nil && !r.LastUpdated.Truncate(time.Second).After(t) {
-			return true
-		}
-	}
-	return false
+	return fhir.NotModified(req.Header.Get("If-None-Match"), req.Header.Get("If-Modified-Since"), r)
 }

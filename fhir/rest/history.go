@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/telefhir/telefhir/fhir"
 	"github.com/telefhir/telefhir/fhir/outcome"
 	"github.com/telefhir/telefhir/fhir/store"
 )
@@ -27,8 +28,8 @@ func (a *API) historyInstance(c echo.Context) error {
 	return a.history(c, c.Param("type"), c.Param("id"))
 }
 
-// cursorParam carries the keyset cursor of history paging links.
-const cursorParam = "_cursor"
+// cursorParam carries the keyset cursor of paging links.
+const cursorParam = fhir.CursorParam
 
 func (a *API) history(c echo.Context, typ, id string) error {
 	q, err := a.historyQuery(c.QueryParams())
@@ -48,58 +49,14 @@ func (a *API) history(c echo.Context, typ, id string) error {
 }
 
 func (a *API) historyQuery(v url.Values) (store.HistoryQuery, error) {
-	q := store.HistoryQuery{Count: a.cfg.DefaultCount}
-	if s := v.Get("_count"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return q, outcome.New(outcome.KindInvalid, "_count must be a positive integer, not %q", s)
-		}
-		q.Count = min(n, a.cfg.MaxCount)
-	}
-	if s := v.Get("_since"); s != "" {
-		t, err := parseInstantParam(s)
-		if err != nil {
-			return q, outcome.New(outcome.KindInvalid, "_since must be a FHIR instant such as 2026-01-02T15:04:05Z, not %q", s)
-		}
-		q.Since = t
-	}
-	if s := v.Get("_at"); s != "" {
-		t, err := parseInstantParam(s)
-		if err != nil {
-			return q, outcome.New(outcome.KindInvalid, "_at must be a FHIR dateTime such as 2026-01-02T15:04:05Z, not %q", s)
-		}
-		q.At = t
-	}
-	if s := v.Get(cursorParam); s != "" {
-		n, err := historyCursor(s)
-		if err != nil {
-			return q, err
-		}
-		q.Before = n
-	}
-	return q, nil
-}
-
-// parseInstantParam parses a FHIR dateTime as a point in time: full
-// instants with a zone, or partial dates (YYYY, YYYY-MM, YYYY-MM-DD) meaning
-// their first moment in UTC. A time without a zone is taken as UTC.
-func parseInstantParam(s string) (time.Time, error) {
-	layouts := []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02", "2006-01", "2006"}
-	var err error
-	for _, l := range layouts {
-		var t time.Time
-		if t, err = time.Parse(l, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, err
+	return fhir.ParseHistoryParams(v, a.cfg.DefaultCount, a.cfg.MaxCount)
 }
 
 // bundleEntry and friends are the JSON shape of history Bundle entries.
 // Resources are embedded as the stored bytes (json.RawMessage), never
 // re-marshalled.
 type bundleEntry struct {
-	FullURL  string          `json:"fullUrl"`
+	FullURL  string          `json:"fullUrl,omitempty"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Request  *entryRequest   `json:"request,omitempty"`
 	Response *entryResponse  `json:"response,omitempty"`
@@ -111,10 +68,11 @@ type entryRequest struct {
 }
 
 type entryResponse struct {
-	Status       string `json:"status"`
-	Location     string `json:"location,omitempty"`
-	Etag         string `json:"etag,omitempty"`
-	LastModified string `json:"lastModified,omitempty"`
+	Status       string          `json:"status"`
+	Location     string          `json:"location,omitempty"`
+	Etag         string          `json:"etag,omitempty"`
+	LastModified string          `json:"lastModified,omitempty"`
+	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
 type bundleLink struct {
@@ -197,13 +155,4 @@ func (a *API) pageURL(reqURL *url.URL, cursor int64) string {
 		u += "?" + strings.ReplaceAll(enc, "%2C", ",")
 	}
 	return u
-}
-
-// historyCursor parses the integer _cursor of history paging links.
-func historyCursor(s string) (int64, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
-		return 0, outcome.New(outcome.KindInvalid, "%s %q is not a paging cursor issued by this server", cursorParam, s)
-	}
-	return n, nil
 }

@@ -71,7 +71,7 @@ func TestMetadataGolden(t *testing.T) {
 	for _, i := range cs.Rest[0].Interaction {
 		sys = append(sys, i.Code)
 	}
-	if strings.Join(sys, ",") != "history-system,search-system" {
+	if strings.Join(sys, ",") != "history-system,search-system,transaction,batch" {
 		t.Errorf("system interactions %v", sys)
 	}
 }

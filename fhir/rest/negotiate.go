@@ -184,18 +184,26 @@ const (
 )
 
 func preferOf(r *http.Request) preferReturn {
+	p, _ := preferReturnOf(r)
+	return p
+}
+
+// preferReturnOf is the Prefer: return= of r, and whether r states one.
+func preferReturnOf(r *http.Request) (preferReturn, bool) {
 	for _, v := range r.Header.Values("Prefer") {
 		for _, part := range strings.Split(v, ",") {
 			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 			if strings.EqualFold(strings.TrimSpace(k), "return") {
 				switch strings.Trim(strings.TrimSpace(val), `"`) {
 				case "minimal":
-					return returnMinimal
+					return returnMinimal, true
 				case "OperationOutcome":
-					return returnOutcome
+					return returnOutcome, true
+				case "representation":
+					return returnRepresentation, true
 				}
 			}
 		}
 	}
-	return returnRepresentation
+	return returnRepresentation, false
 }

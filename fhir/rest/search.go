@@ -75,10 +75,6 @@ func (a *API) search(c echo.Context, typ string, compartment *fhir.Reference) er
 	}
 	parseParams := cloneValues(params)
 	parseParams.Del(cursorParam)
-	if sum.mode == summaryCount {
-		parseParams.Set("_count", "0")
-		parseParams.Set("_total", "accurate")
-	}
 	req := fhir.SearchRequest{
 		Type:         typ,
 		Params:       parseParams,
@@ -94,7 +90,7 @@ func (a *API) search(c echo.Context, typ string, compartment *fhir.Reference) er
 	if err != nil {
 		return err
 	}
-	b, err := a.searchBundle(c.Request(), params, token, res, sum)
+	b, err := a.searchBundle(searchPath(c.Request()), params, token, res, sum)
 	if err != nil {
 		return outcome.Internal(err)
 	}
@@ -141,7 +137,9 @@ type searchBundle struct {
 	Entry        []searchEntry `json:"entry,omitempty"`
 }
 
-func (a *API) searchBundle(r *http.Request, params url.Values, token pageToken, res fhir.SearchResult, sum summary) ([]byte, error) {
+// searchBundle renders one page of a search of the URL path (below the
+// base) and params as a searchset Bundle.
+func (a *API) searchBundle(path string, params url.Values, token pageToken, res fhir.SearchResult, sum summary) ([]byte, error) {
 	b := searchBundle{
 		ResourceType: "Bundle",
 		ID:           uuid.NewString(),
@@ -158,7 +156,7 @@ func (a *API) searchBundle(r *http.Request, params url.Values, token pageToken, 
 		if len(trail) > 0 {
 			p.Set(cursorParam, encodeToken(pageToken{Trail: trail}))
 		}
-		b.Link = append(b.Link, bundleLink{Relation: rel, URL: a.cfg.BaseURL + searchPath(r) + encodeQuery(p)})
+		b.Link = append(b.Link, bundleLink{Relation: rel, URL: a.cfg.BaseURL + path + encodeQuery(p)})
 	}
 	link("self", token.Trail)
 	if res.Page.Next != nil {
@@ -377,7 +375,7 @@ func (a *API) everything(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := a.searchBundle(c.Request(), params, token, res, summary{})
+	b, err := a.searchBundle(searchPath(c.Request()), params, token, res, summary{})
 	if err != nil {
 		return outcome.Internal(err)
 	}

@@ -142,6 +142,10 @@ func NewRegistry(opts Options) (*Registry, error) {
 	return &Registry{defs: defsVal, base: strings.TrimRight(opts.BaseURL, "/")}, nil
 }
 
+// BaseURL is the server base the registry was built with (no trailing
+// slash; empty when none was given).
+func (r *Registry) BaseURL() string { return r.base }
+
 // Types are the resource types the registry knows, sorted.
 func (r *Registry) Types() []string {
 	out := make([]string, 0, len(r.defs.byType))

@@ -103,8 +103,9 @@ type ScanPage struct {
 	Next int64
 }
 
-// Store is the persistence contract. All methods are safe for concurrent use.
-type Store interface {
+// Reader reads what is stored. A Store reads the last commit; a Tx reads
+// inside its transaction and sees its own writes.
+type Reader interface {
 	// Read returns the current version of a resource, including delete
 	// markers (Deleted set). ErrNotFound when it never existed.
 	Read(ctx context.Context, typ, id string) (Resource, error)
@@ -112,6 +113,14 @@ type Store interface {
 	VRead(ctx context.Context, typ, id string, version int64) (Resource, error)
 	// History returns one page of versions, newest first.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+
+	Searcher
+}
+
+// Store is the persistence contract. All methods are safe for concurrent use.
+type Store interface {
+	Reader
+
 	// Write runs fn in one database transaction and commits when it returns
 	// nil. On ErrConflict from the database (lost race, serialization
 	// failure, deadlock) the whole callback is run again, a bounded number of
@@ -123,18 +132,22 @@ type Store interface {
 	Scan(ctx context.Context, q ScanQuery) (ScanPage, error)
 	// Close releases the store's connections.
 	Close() error
-
-	Searcher
 	Outbox
 }
 
 // Tx is the write side of one database transaction.
 //
-// A failed call dooms the transaction (Current's ErrNotFound excepted): every
-// later call returns the same error, and Write returns it instead of
-// committing (running fn again if it is ErrConflict), even when fn swallows
-// it and returns nil.
+// A failed call dooms the transaction (ErrNotFound from Current, Read and
+// VRead excepted): every later call returns the same error, and Write
+// returns it instead of committing (running fn again if it is ErrConflict),
+// even when fn swallows it and returns nil.
+//
+// Its Reader methods run on the transaction's own connection: they see its
+// writes and, in Postgres, whatever other transactions committed before
+// each statement. They take no locks (Current does).
 type Tx interface {
+	Reader
+
 	// Current returns the current version of a resource (delete markers
 	// included) and locks it against concurrent writers until the
 	// transaction ends. ErrNotFound when it never existed.
@@ -144,6 +157,11 @@ type Tx interface {
 	// new resource); otherwise ErrConflict. r.Body must be nil when r.Deleted,
 	// and not empty otherwise; Type, ID, Method and LastUpdated are required.
 	// LastUpdated is stored in UTC, truncated to the millisecond.
+	//
+	// A store may hold Puts back and send them to the database together,
+	// before the transaction's next read (Current, Read, Search, ...) or its
+	// commit: a conflict is then returned by that call, and by Write. A
+	// malformed r is refused at once.
 	Put(ctx context.Context, r Resource) error
 	// Reindex replaces the search-index rows of the current version of
 	// r.Type/r.ID with r.Index, without making a new version, when that
@@ -157,10 +175,6 @@ type Tx interface {
 	// what the first committed. Conditional interactions lock their
 	// criteria with it so that two of them cannot both create.
 	Lock(ctx context.Context, key string) error
-	// Searcher searches on the transaction's own connection, seeing its
-	// writes (and, in Postgres, whatever other transactions committed
-	// before each statement).
-	Searcher
 }
 
 // Searcher runs FHIR searches over the index rows written by Put.

@@ -142,12 +142,87 @@ func indexCTEs(sb *strings.Builder, last int) int {
 	return n
 }
 
+// qPutMany writes several versions, of distinct resources, in one
+// statement: qPut over arrays. input numbers the versions (n, from 1);
+// each version row is inserted only when it is the next of its resource,
+// in the order of n (so history keeps the order of the Puts), and queued
+// in the outbox; the index rows carry the n of their version. The result is the number of versions
+// written: fewer than given means a conflict.
+//
+// Arguments: $1..$7 the version columns as arrays, then per index table
+// in sqlq.Tables order the array of n and one array per column.
+var qPutMany = putManySQL()
+
+func putManySQL() string {
+	var sb strings.Builder
+	sb.WriteString(`WITH input AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::text[], $7::bytea[])
+		WITH ORDINALITY AS u(res_type, res_id, version, last_updated, deleted, method, body, n)
+), v AS (
+	INSERT INTO resource_version (res_type, res_id, version, last_updated, deleted, method, body)
+	SELECT i.res_type, i.res_id, i.version, i.last_updated, i.deleted, i.method, i.body FROM input i
+	WHERE coalesce((SELECT r.version FROM resource r WHERE r.res_type = i.res_type AND r.res_id = i.res_id), 0) = i.version - 1
+	ORDER BY i.n
+	RETURNING seq, res_type, res_id, version, last_updated, deleted
+), c AS (
+	INSERT INTO resource AS r (res_type, res_id, version, seq, last_updated, deleted)
+	SELECT res_type, res_id, version, seq, last_updated, deleted FROM v
+	ON CONFLICT (res_type, res_id) DO UPDATE SET
+		version = excluded.version, seq = excluded.seq,
+		last_updated = excluded.last_updated, deleted = excluded.deleted
+	WHERE r.version = excluded.version - 1
+	RETURNING r.rid, r.res_type, r.res_id
+), o AS (
+	INSERT INTO outbox (seq) SELECT seq FROM v ORDER BY seq
+), k AS (
+	SELECT c.rid, c.res_type, i.n FROM c JOIN input i ON i.res_type = c.res_type AND i.res_id = c.res_id
+)`)
+	for i, t := range sqlq.Tables {
+		fmt.Fprintf(&sb, ",\nd%d AS (DELETE FROM %s x USING c WHERE x.rid = c.rid)", i, t.Name)
+	}
+	n := 7
+	for i, t := range sqlq.Tables {
+		n++
+		cols := make([]string, len(t.Columns))
+		arrays := []string{"$" + strconv.Itoa(n) + "::bigint[]"}
+		for j, c := range t.Columns {
+			n++
+			cols[j] = c.Name
+			arrays = append(arrays, "$"+strconv.Itoa(n)+"::"+pgArrayType[c.Type])
+		}
+		fmt.Fprintf(&sb, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s)\n\tSELECT k.rid, k.res_type, u.%s FROM unnest(%s) AS u(n, %s) JOIN k ON k.n = u.n)",
+			i, t.Name, strings.Join(cols, ", "), strings.Join(cols, ", u."), strings.Join(arrays, ", "), strings.Join(cols, ", "))
+	}
+	sb.WriteString("\nSELECT count(*) FROM c")
+	return sb.String()
+}
+
 var pgArrayType = map[sqlq.ColType]string{sqlq.Text: "text[]", sqlq.Int: "bigint[]", sqlq.Float: "float8[]"}
+
+// querier is what reads run on: the pool, or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
 
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	return read(ctx, s.pool, typ, id)
+}
+
+// VRead implements store.Store.
+func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	return vread(ctx, s.pool, typ, id, version)
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	return history(ctx, s.pool, q)
+}
+
+func read(ctx context.Context, db querier, typ, id string) (store.Resource, error) {
 	r := store.Resource{Type: typ, ID: id}
-	err := s.pool.QueryRow(ctx, qRead, typ, id).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	err := db.QueryRow(ctx, qRead, typ, id).Scan(&r.VersionID, &r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("postgres: read %s: %w", typ, translate(err))
 	}
@@ -155,10 +230,9 @@ func (s *Store) Read(ctx context.Context, typ, id string) (store.Resource, error
 	return r, nil
 }
 
-// VRead implements store.Store.
-func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+func vread(ctx context.Context, db querier, typ, id string, version int64) (store.Resource, error) {
 	r := store.Resource{Type: typ, ID: id, VersionID: version}
-	err := s.pool.QueryRow(ctx, qVRead, typ, id, version).Scan(&r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
+	err := db.QueryRow(ctx, qVRead, typ, id, version).Scan(&r.LastUpdated, &r.Deleted, &r.Method, &r.Body)
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("postgres: vread %s version %d: %w", typ, version, translate(err))
 	}
@@ -166,13 +240,12 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store
 	return r, nil
 }
 
-// History implements store.Store.
-func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+func history(ctx context.Context, db querier, q store.HistoryQuery) (store.HistoryPage, error) {
 	query, args, err := sqlq.History(sqlq.Postgres, q)
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, query, args...)
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("postgres: history: %w", translate(err))
 	}
@@ -216,8 +289,8 @@ func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx s
 	if err := fn(ctx, t); err != nil {
 		return err
 	}
-	if t.err != nil {
-		return t.err
+	if err := t.flush(ctx); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
@@ -237,7 +310,14 @@ type tx struct {
 	// Postgres rejects further statements anyway), it is returned by every
 	// later call and by Write instead of committing.
 	err error
+	// pending are Puts not yet sent: they go to the database together,
+	// in one statement, before the transaction next reads or commits.
+	pending     []store.Resource
+	pendingKeys map[[2]string]bool
 }
+
+// maxPending is the most Puts sent in one statement.
+const maxPending = 1000
 
 func (t *tx) fail(err error) error {
 	if t.err == nil {
@@ -248,8 +328,8 @@ func (t *tx) fail(err error) error {
 
 // Current implements store.Tx.
 func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error) {
-	if t.err != nil {
-		return store.Resource{}, t.err
+	if err := t.flush(ctx); err != nil {
+		return store.Resource{}, err
 	}
 	r := store.Resource{Type: typ, ID: id}
 	var seq, vseq int64
@@ -269,7 +349,49 @@ func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error
 	return r, nil
 }
 
-// Put implements store.Tx.
+// Read implements store.Tx: the current version as this transaction
+// sees it, without locking it.
+func (t *tx) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	if err := t.flush(ctx); err != nil {
+		return store.Resource{}, err
+	}
+	return t.notFoundOrFail(read(ctx, t.tx, typ, id))
+}
+
+// VRead implements store.Tx.
+func (t *tx) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	if err := t.flush(ctx); err != nil {
+		return store.Resource{}, err
+	}
+	return t.notFoundOrFail(vread(ctx, t.tx, typ, id, version))
+}
+
+// History implements store.Tx.
+func (t *tx) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if err := t.flush(ctx); err != nil {
+		return store.HistoryPage{}, err
+	}
+	p, err := history(ctx, t.tx, q)
+	if err != nil {
+		return store.HistoryPage{}, t.fail(err)
+	}
+	return p, nil
+}
+
+// notFoundOrFail passes a read's result through, dooming the transaction
+// on any error but ErrNotFound (a query that found no row leaves the
+// transaction usable).
+func (t *tx) notFoundOrFail(r store.Resource, err error) (store.Resource, error) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Resource{}, t.fail(err)
+	}
+	return r, err
+}
+
+// Put implements store.Tx. The version is checked at once and written
+// with the other pending ones before the transaction next reads, searches
+// or commits (or when a second version of the same resource comes); a
+// conflict is then returned by that call, and by Write.
 func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	if t.err != nil {
 		return t.err
@@ -277,6 +399,47 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	if err := checkPut(r); err != nil {
 		return t.fail(fmt.Errorf("postgres: put %s: %w", r.Type, err))
 	}
+	k := [2]string{r.Type, r.ID}
+	if t.pendingKeys[k] {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if t.pendingKeys == nil {
+		t.pendingKeys = make(map[[2]string]bool)
+	}
+	t.pending = append(t.pending, r)
+	t.pendingKeys[k] = true
+	if len(t.pending) == maxPending {
+		return t.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the pending Puts: one with qPut, several with qPutMany.
+func (t *tx) flush(ctx context.Context) error {
+	if t.err != nil {
+		return t.err
+	}
+	var err error
+	switch len(t.pending) {
+	case 0:
+		return nil
+	case 1:
+		err = t.putOne(ctx, t.pending[0])
+	default:
+		err = t.putMany(ctx, t.pending)
+	}
+	clear(t.pending)
+	t.pending = t.pending[:0]
+	clear(t.pendingKeys)
+	if err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *tx) putOne(ctx context.Context, r store.Resource) error {
 	var body any
 	if r.Body != nil {
 		body = r.Body
@@ -293,12 +456,70 @@ func (t *tx) Put(ctx context.Context, r store.Resource) error {
 	var rid int64
 	err := t.tx.QueryRow(ctx, qPut, args...).Scan(&rid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return t.fail(fmt.Errorf("postgres: put %s version %d: not the next version: %w", r.Type, r.VersionID, store.ErrConflict))
+		return fmt.Errorf("postgres: put %s version %d: not the next version: %w", r.Type, r.VersionID, store.ErrConflict)
 	}
 	if err != nil {
-		return t.fail(fmt.Errorf("postgres: put %s version %d: %w", r.Type, r.VersionID, translate(err)))
+		return fmt.Errorf("postgres: put %s version %d: %w", r.Type, r.VersionID, translate(err))
 	}
 	return nil
+}
+
+func (t *tx) putMany(ctx context.Context, rs []store.Resource) error {
+	n := len(rs)
+	types, ids, methods := make([]string, n), make([]string, n), make([]string, n)
+	versions, times, deleted, bodies := make([]int64, n), make([]time.Time, n), make([]bool, n), make([][]byte, n)
+	ords := make([][]int64, len(sqlq.Tables))
+	cols := make([][]any, len(sqlq.Tables))
+	for i, r := range rs {
+		types[i], ids[i], versions[i], methods[i] = r.Type, r.ID, r.VersionID, r.Method
+		times[i], deleted[i], bodies[i] = r.LastUpdated.Truncate(time.Millisecond), r.Deleted, r.Body
+		if r.Deleted {
+			continue
+		}
+		for j, tbl := range sqlq.Tables {
+			before := 0
+			if cols[j] != nil {
+				before = arrayLen(cols[j][0])
+			}
+			cols[j] = tbl.AppendArrays(cols[j], r.Index)
+			for range arrayLen(cols[j][0]) - before {
+				ords[j] = append(ords[j], int64(i+1))
+			}
+		}
+	}
+	args := make([]any, 0, putArgs+len(sqlq.Tables))
+	args = append(args, types, ids, versions, times, deleted, methods, bodies)
+	for j, tbl := range sqlq.Tables {
+		if cols[j] == nil {
+			cols[j] = tbl.Arrays(nil)
+		}
+		if ords[j] == nil {
+			ords[j] = []int64{}
+		}
+		args = append(args, ords[j])
+		args = append(args, cols[j]...)
+	}
+	var written int
+	if err := t.tx.QueryRow(ctx, qPutMany, args...).Scan(&written); err != nil {
+		return fmt.Errorf("postgres: put %d versions: %w", n, translate(err))
+	}
+	if written != n {
+		return fmt.Errorf("postgres: put %d versions: %d were not the next version: %w", n, n-written, store.ErrConflict)
+	}
+	return nil
+}
+
+// arrayLen is the length of a column array of sqlq.Table.Arrays.
+func arrayLen(a any) int {
+	switch a := a.(type) {
+	case []string:
+		return len(a)
+	case []int64:
+		return len(a)
+	case []float64:
+		return len(a)
+	}
+	return 0
 }
 
 func checkPut(r store.Resource) error {

@@ -80,6 +80,9 @@ func (t *tx) Reindex(ctx context.Context, r store.Resource) (bool, error) {
 	if r.Type == "" || r.ID == "" || r.VersionID <= 0 {
 		return false, t.fail(errors.New("postgres: reindex: type, id and version are required"))
 	}
+	if err := t.flush(ctx); err != nil {
+		return false, err
+	}
 	args := make([]any, 0, reindexArgs)
 	args = append(args, r.Type, r.ID, r.VersionID)
 	for _, tbl := range sqlq.Tables {

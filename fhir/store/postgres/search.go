@@ -62,8 +62,8 @@ func (s *Store) Explain(ctx context.Context, q search.Query) (string, error) {
 // transactions would wait forever). Like every Tx call, a failure dooms
 // the transaction.
 func (t *tx) Search(ctx context.Context, q search.Query) (search.Page, error) {
-	if t.err != nil {
-		return search.Page{}, t.err
+	if err := t.flush(ctx); err != nil {
+		return search.Page{}, err
 	}
 	p, err := sqlq.Search(ctx, sqlq.Postgres, txDB{t.tx}, q)
 	if err != nil {

@@ -169,10 +169,13 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int64) (store
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite: vread %s: %w", typ, err)
 	}
+	return scanVersion(st.QueryRowContext(ctx, typ, id, version), typ, id, version)
+}
+
+func scanVersion(row *sql.Row, typ, id string, version int64) (store.Resource, error) {
 	r := store.Resource{Type: typ, ID: id, VersionID: version}
 	var ms int64
-	err = st.QueryRowContext(ctx, typ, id, version).Scan(&ms, &r.Deleted, &r.Method, &r.Body)
-	if err != nil {
+	if err := row.Scan(&ms, &r.Deleted, &r.Method, &r.Body); err != nil {
 		return store.Resource{}, fmt.Errorf("sqlite: vread %s version %d: %w", typ, version, translate(err))
 	}
 	r.LastUpdated = fromMillis(ms)
@@ -193,8 +196,12 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	if err != nil {
 		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", translate(err))
 	}
+	return scanHistory(rows, q.Count)
+}
+
+func scanHistory(rows *sql.Rows, count int) (store.HistoryPage, error) {
 	defer rows.Close()
-	entries := make([]store.HistoryEntry, 0, min(q.Count+1, 128))
+	entries := make([]store.HistoryEntry, 0, min(count+1, 128))
 	for rows.Next() {
 		var e store.HistoryEntry
 		var ms int64
@@ -207,7 +214,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Histor
 	if err := rows.Err(); err != nil {
 		return store.HistoryPage{}, fmt.Errorf("sqlite: history: %w", translate(err))
 	}
-	return sqlq.HistoryPage(entries, q.Count), nil
+	return sqlq.HistoryPage(entries, count), nil
 }
 
 // Write implements store.Store. Writes are serialised on one connection, so
@@ -221,7 +228,7 @@ func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, tx store
 func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	// Prepare before BEGIN: preparing on the writer pool needs its only
 	// connection.
-	stmts, err := s.ws.getAll(ctx, qCurrent, qInsertVersion, qSetCurrent, qOutboxInsert)
+	stmts, err := s.ws.getAll(ctx, qCurrent, qInsertVersion, qSetCurrent, qOutboxInsert, qVRead)
 	if err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
@@ -244,7 +251,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(ctx context.Context, tx s
 		}
 	}()
 	t := &tx{
-		tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2], outbox: stmts[3],
+		tx: sqlTx, current: stmts[0], insertVersion: stmts[1], setCurrent: stmts[2], outbox: stmts[3], vread: stmts[4],
 		indexDelete: idxDelete, indexInsert: idxInsert,
 	}
 	if err := fn(ctx, t); err != nil {
@@ -271,7 +278,7 @@ type tx struct {
 	// returned by every later call and by Write instead of committing.
 	err error
 
-	current, insertVersion, setCurrent, outbox *sql.Stmt
+	current, insertVersion, setCurrent, outbox, vread *sql.Stmt
 	// indexDelete and indexInsert hold one statement per sqlq.Tables entry.
 	indexDelete, indexInsert []*sql.Stmt
 }
@@ -299,6 +306,44 @@ func (t *tx) Current(ctx context.Context, typ, id string) (store.Resource, error
 		return store.Resource{}, t.fail(err)
 	}
 	return r, nil
+}
+
+// Read implements store.Tx. In SQLite it is Current: the transaction
+// holds the database's write lock either way.
+func (t *tx) Read(ctx context.Context, typ, id string) (store.Resource, error) {
+	return t.Current(ctx, typ, id)
+}
+
+// VRead implements store.Tx.
+func (t *tx) VRead(ctx context.Context, typ, id string, version int64) (store.Resource, error) {
+	if t.err != nil {
+		return store.Resource{}, t.err
+	}
+	r, err := scanVersion(t.tx.StmtContext(ctx, t.vread).QueryRowContext(ctx, typ, id, version), typ, id, version)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Resource{}, t.fail(err)
+	}
+	return r, err
+}
+
+// History implements store.Tx.
+func (t *tx) History(ctx context.Context, q store.HistoryQuery) (store.HistoryPage, error) {
+	if t.err != nil {
+		return store.HistoryPage{}, t.err
+	}
+	query, args, err := sqlq.History(sqlq.SQLite, q)
+	if err != nil {
+		return store.HistoryPage{}, t.fail(fmt.Errorf("sqlite: history: %w", err))
+	}
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.HistoryPage{}, t.fail(fmt.Errorf("sqlite: history: %w", translate(err)))
+	}
+	p, err := scanHistory(rows, q.Count)
+	if err != nil {
+		return store.HistoryPage{}, t.fail(err)
+	}
+	return p, nil
 }
 
 // Put implements store.Tx.

@@ -132,31 +132,50 @@ func (t *Table) Rows(x *search.Index) [][]any {
 // []string, []int64 or []float64 per column, never nil, for a bulk insert
 // from arrays.
 func (t *Table) Arrays(x *search.Index) []any {
+	return t.AppendArrays(nil, x)
+}
+
+// AppendArrays appends the rows of x that go into t to the column arrays
+// cols (as Arrays returns them; nil to start) and returns them, so that
+// the rows of many resources go in one bulk insert.
+func (t *Table) AppendArrays(cols []any, x *search.Index) []any {
 	rows := t.Rows(x)
-	out := make([]any, len(t.Columns))
+	if cols == nil {
+		cols = make([]any, len(t.Columns))
+		for j, c := range t.Columns {
+			switch c.Type {
+			case Text:
+				cols[j] = make([]string, 0, len(rows))
+			case Int:
+				cols[j] = make([]int64, 0, len(rows))
+			case Float:
+				cols[j] = make([]float64, 0, len(rows))
+			}
+		}
+	}
 	for j, c := range t.Columns {
 		switch c.Type {
 		case Text:
-			a := make([]string, len(rows))
-			for i, r := range rows {
-				a[i] = r[j].(string)
+			a := cols[j].([]string)
+			for _, r := range rows {
+				a = append(a, r[j].(string))
 			}
-			out[j] = a
+			cols[j] = a
 		case Int:
-			a := make([]int64, len(rows))
-			for i, r := range rows {
-				a[i] = r[j].(int64)
+			a := cols[j].([]int64)
+			for _, r := range rows {
+				a = append(a, r[j].(int64))
 			}
-			out[j] = a
+			cols[j] = a
 		case Float:
-			a := make([]float64, len(rows))
-			for i, r := range rows {
-				a[i] = r[j].(float64)
+			a := cols[j].([]float64)
+			for _, r := range rows {
+				a = append(a, r[j].(float64))
 			}
-			out[j] = a
+			cols[j] = a
 		}
 	}
-	return out
+	return cols
 }
 
 // tableFor is the table holding rows of parameters of type t.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -39,6 +40,7 @@ var searchTests = []suiteTest{
 	{"SearchInclude", testSearchInclude},
 	{"SearchDeleted", testSearchDeleted},
 	{"SearchIndexReplaced", testSearchIndexReplaced},
+	{"ManyPutsInTx", testManyPutsInTx},
 	{"SearchInvalid", testSearchInvalid},
 	{"SearchInTx", testSearchInTx},
 	{"Lock", testLock},
@@ -1283,4 +1285,75 @@ func testSearchInTx(t *testing.T, s store.Store) {
 	}
 	f.last["Patient/b"] = b
 	f.check("after commit", name, "Patient/a", "Patient/b")
+}
+
+// testManyPutsInTx writes many versions in one transaction, as a
+// transaction Bundle does: new resources, updates, a delete, and two
+// versions of one resource, each with index rows. A store may send them to
+// the database together; the outcome must be what writing them one by one
+// gives, history in the order of the Puts included. A conflict among many
+// keeps none of them.
+func testManyPutsInTx(t *testing.T, s store.Store) {
+	f := newFixture(t, s)
+	f.put("Observation", "upd", token("code", "", "old"), str("name", "old"))
+	f.put("Observation", "gone", token("code", "", "many"))
+	before := allHistory(t, s, store.HistoryQuery{Count: 100})
+
+	var rs []store.Resource
+	next := func(r store.Resource) {
+		rs = append(rs, r)
+		f.last[r.Type+"/"+r.ID] = r
+	}
+	for i := range 40 {
+		next(f.next("Observation", fmt.Sprintf("new%02d", i), index(token("code", "", "many"), str("name", fmt.Sprintf("n%02d", i)))))
+	}
+	next(f.next("Observation", "upd", index(token("code", "", "many"), str("name", "new"))))
+	f.tick++
+	next(deleted("Observation", "gone", 2, at(f.tick)))
+	next(f.next("Patient", "twice", index(str("name", "first"))))
+	next(f.next("Patient", "twice", index(str("name", "second"))))
+	put(t, s, rs...)
+
+	for _, r := range rs {
+		got := mustRead(t, s, r.Type, r.ID)
+		if want := f.last[r.Type+"/"+r.ID]; got.VersionID != want.VersionID || got.Deleted != want.Deleted {
+			t.Errorf("Read(%s/%s) = version %d deleted %v, want %d %v", r.Type, r.ID, got.VersionID, got.Deleted, want.VersionID, want.Deleted)
+		}
+	}
+	var want []string
+	for i := len(rs) - 1; i >= 0; i-- {
+		want = append(want, key(rs[i]))
+	}
+	hist := allHistory(t, s, store.HistoryQuery{Count: 100})
+	if got := keys(hist[:len(hist)-len(before)]); !slices.Equal(got, want) {
+		t.Errorf("history of the transaction, newest first = %v, want the reverse order of the Puts %v", got, want)
+	}
+	many := []string{"Observation/upd"} // in creation order
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("Observation/new%02d", i))
+	}
+	f.check("new and updated index rows", q("Observation", c(tokenP("code", "", "many"))), many...)
+	f.check("replaced index rows", q("Observation", c(tokenP("code", "", "old"))))
+	f.check("second version's index", q("Patient", c(stringP("name", search.StringExact, "second"))), "Patient/twice")
+	f.check("first version's index", q("Patient", c(stringP("name", search.StringExact, "first"))))
+
+	// One stale version among many good ones: nothing is kept.
+	stored := allHistory(t, s, store.HistoryQuery{Count: 200})
+	err := s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		for i := range 10 {
+			if err := tx.Put(ctx, version("Observation", fmt.Sprintf("lost%d", i), 1, at(100))); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(ctx, version("Observation", "upd", 2, at(100))); err != nil {
+			return err
+		}
+		return tx.Put(ctx, version("Observation", "lost-after", 1, at(100)))
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("Write with a stale version among many = %v, want ErrConflict", err)
+	}
+	if diff := cmp.Diff(keys(stored), keys(allHistory(t, s, store.HistoryQuery{Count: 200}))); diff != "" {
+		t.Errorf("a failed transaction of many Puts changed history (-before +after):\n%s", diff)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"VersionConflict", testVersionConflict},
 		{"InvalidPut", testInvalidPut},
 		{"OwnWritesInTx", testOwnWritesInTx},
+		{"ReadsInTx", testReadsInTx},
 		{"RetryOnConflict", testRetryOnConflict},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentCreate", testConcurrentCreate},
@@ -422,6 +424,60 @@ func testOwnWritesInTx(t *testing.T, s store.Store) {
 	if got := keys(allHistory(t, s, store.HistoryQuery{Count: 10})); len(got) != 3 {
 		t.Errorf("history = %v, want 3 versions", got)
 	}
+}
+
+// testReadsInTx checks the Reader side of a Tx: it sees the transaction's
+// own writes, a miss does not doom the transaction, and the versions it
+// wrote are in its history before they are committed.
+func testReadsInTx(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	old := version("Patient", "old", 1, at(1))
+	put(t, s, old)
+	v1, v2 := version("Patient", "r", 1, at(2)), version("Patient", "r", 2, at(3))
+	err := s.Write(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, r := range []store.Resource{v1, v2} {
+			if err := tx.Put(ctx, r); err != nil {
+				return err
+			}
+		}
+		got, err := tx.Read(ctx, "Patient", "r")
+		if err != nil {
+			return fmt.Errorf("Read of own write: %w", err)
+		}
+		diffResource(t, "tx.Read of own write", v2, got)
+		if got, err = tx.VRead(ctx, "Patient", "r", 1); err != nil {
+			return fmt.Errorf("VRead of own write: %w", err)
+		}
+		diffResource(t, "tx.VRead of own write", v1, got)
+		if got, err = tx.Read(ctx, "Patient", "old"); err != nil {
+			return fmt.Errorf("Read of a committed resource: %w", err)
+		}
+		diffResource(t, "tx.Read of a committed resource", old, got)
+		// Misses leave the transaction usable.
+		if _, err := tx.Read(ctx, "Patient", "missing"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Read of a missing resource: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.VRead(ctx, "Patient", "r", 3); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("VRead of a missing version: %v, want ErrNotFound", err)
+		}
+		p, err := tx.History(ctx, store.HistoryQuery{Type: "Patient", ID: "r", Count: 10})
+		if err != nil {
+			return fmt.Errorf("History in the transaction: %w", err)
+		}
+		if got, want := keys(p.Entries), []string{key(v2), key(v1)}; !slices.Equal(got, want) {
+			t.Errorf("tx.History = %v, want %v", got, want)
+		}
+		// The store itself does not see the transaction before it commits.
+		if _, err := s.Read(ctx, "Patient", "r"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Store.Read during the Write: %v, want ErrNotFound", err)
+		}
+		return tx.Put(ctx, version("Patient", "after-miss", 1, at(4)))
+	})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	diffResource(t, "Read after commit", v2, mustRead(t, s, "Patient", "r"))
+	mustRead(t, s, "Patient", "after-miss")
 }
 
 func testRetryOnConflict(t *testing.T, s store.Store) {
