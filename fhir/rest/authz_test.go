@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -476,4 +477,60 @@ func TestHistoryUnderAccess(t *testing.T) {
 	if entries, _ := prac.history("/Observation/_history"); !slices.Contains(entries, "DELETE Observation/ob2") {
 		t.Errorf("the practitioner misses ob2's delete: %v", entries)
 	}
+}
+
+// TestBundleEntriesUnderAccess: each entry of a transaction or batch is
+// checked as the same interaction over REST: a patient token can neither
+// write into nor read out of another patient's compartment through a
+// Bundle, and a transaction with one forbidden entry changes nothing.
+func TestBundleEntriesUnderAccess(t *testing.T) {
+	e := authEnv(t)
+	pat, prac := e.as("patA"), e.as("prac")
+	bundle := func(typ string, entries ...string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`)
+	}
+	post := func(res string) string {
+		return `{"fullUrl":"urn:uuid:` + fmt.Sprint(len(res)) + `-0000-4000-8000-000000000000","resource":` + res + `,"request":{"method":"POST","url":"Observation"}}`
+	}
+	get := func(url string) string { return `{"request":{"method":"GET","url":"` + url + `"}}` }
+
+	// A transaction that writes for a and for b: refused whole.
+	r := pat.do("POST", "/", bundle("transaction", post(obsJSON("", "a", "vital-signs", "8867-4", "")), post(obsJSON("", "b", "vital-signs", "8310-5", `,"note":[{"text":"x"}]`))))
+	if r.StatusCode != 403 {
+		t.Fatalf("transaction writing for another patient: %d, want 403; %s", r.StatusCode, r.body)
+	}
+	if m, _ := prac.search("/Observation?code=http://loinc.org|8867-4"); len(m) != 1 {
+		t.Errorf("the refused transaction left writes behind: %v", m)
+	}
+	// The patient's own write goes through.
+	pat.must(200, "POST", "/", bundle("transaction", post(obsJSON("", "a", "vital-signs", "8867-4", ""))))
+
+	// A batch: reads of b's data answer 404 per entry, a's own data 200.
+	r = pat.must(200, "POST", "/", bundle("batch", get("Observation/ob1"), get("Observation/oa1"), get("Observation?subject=Patient/b"), get("Patient/b")))
+	var resp struct {
+		Entry []struct {
+			Response struct {
+				Status string `json:"status"`
+			} `json:"response"`
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &resp); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"404", "200", "200", "404"}
+	for i, en := range resp.Entry {
+		if i < len(want) && !strings.HasPrefix(en.Response.Status, want[i]) {
+			t.Errorf("batch entry %d: status %q, want %s", i, en.Response.Status, want[i])
+		}
+	}
+	if len(resp.Entry) == 4 && strings.Contains(string(resp.Entry[2].Resource), `"Observation"`) && strings.Contains(string(resp.Entry[2].Resource), "Patient/b") {
+		t.Errorf("the batch search of b's Observations returned some: %s", resp.Entry[2].Resource)
+	}
+	// Deleting b's Observation through a transaction: 404, as over REST.
+	r = pat.do("POST", "/", bundle("transaction", `{"request":{"method":"DELETE","url":"Observation/ob1"}}`))
+	if r.StatusCode == 200 {
+		t.Errorf("transaction deleting another patient's Observation succeeded")
+	}
+	prac.must(200, "GET", "/Observation/ob1", nil)
 }
