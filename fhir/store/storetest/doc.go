@@ -22,4 +22,12 @@
 // sorting with missing values, keyset paging while resources change,
 // totals, _include and _revinclude with :iterate, deleted resources, index
 // rows replaced by updates, values matched literally, and invalid queries.
+//
+// The stores must also implement store.AuditLog (and their Tx
+// store.AuditTx). The Audit* tests check the audit queue (records roll back
+// with their transaction), sealing in queue order and in batches, that a
+// failed seal changes nothing, concurrent queueing and sealing (every
+// record sealed once, positions without gaps, each sealer seeing the chain
+// the previous one left), and purging a prefix of the chain with its
+// AuditEvents, index rows and the anchor it leaves.
 package storetest

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,7 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.run(t, open(t))
 		})
 	}
-	for _, tc := range searchTests {
+	for _, tc := range slices.Concat(searchTests, auditTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open(t))
