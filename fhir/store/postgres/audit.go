@@ -21,25 +21,25 @@ var (
 // hold; the second is the hash of the schema, as for migrateLock.
 const auditLock int32 = 0x7e1ea0d
 
-// QueueAudit implements store.AuditTx: one INSERT of every record.
-func (t *tx) QueueAudit(ctx context.Context, recs ...store.AuditRecord) error {
+// QueueAudit implements store.AuditTx: one INSERT of every entry.
+func (t *tx) QueueAudit(ctx context.Context, bodies ...[]byte) error {
 	if t.err != nil {
 		return t.err
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(recs))
-	times := make([]time.Time, len(recs))
-	bodies := make([][]byte, len(recs))
-	for i, r := range recs {
-		if r.ID == "" || len(r.Body) == 0 || r.Recorded.IsZero() {
-			return t.fail(errors.New("postgres: queue audit record: id, recorded and body are required"))
+	for _, b := range bodies {
+		if len(b) == 0 {
+			return t.fail(errors.New("postgres: queue audit records: empty queue entry"))
 		}
-		ids[i], times[i], bodies[i] = r.ID, r.Recorded.Truncate(time.Millisecond), r.Body
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO audit_queue (res_id, recorded, body)
-SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bytea[])`, ids, times, bodies)
+	var err error
+	switch len(bodies) {
+	case 0:
+		return nil
+	case 1:
+		_, err = t.tx.Exec(ctx, `INSERT INTO audit_queue (body) VALUES ($1)`, bodies[0])
+	default:
+		_, err = t.tx.Exec(ctx, `INSERT INTO audit_queue (body) SELECT unnest($1::bytea[])`, bodies)
+	}
 	if err != nil {
 		return t.fail(fmt.Errorf("postgres: queue audit records: %w", translate(err)))
 	}
@@ -83,17 +83,19 @@ func (s *Store) SealAudit(ctx context.Context, limit int, fn store.SealFunc) (in
 		if err != nil {
 			return err
 		}
-		if err := store.CheckSealed(head, queued, links); err != nil {
+		if err := store.CheckSealed(head, links); err != nil {
 			return t.fail(fmt.Errorf("postgres: seal audit: %w", err))
 		}
 		pos := make([]int64, len(links))
 		ids := make([]string, len(links))
 		times := make([]time.Time, len(links))
 		hashes := make([][]byte, len(links))
-		seqs := make([]int64, len(queued))
 		for i, l := range links {
 			pos[i], ids[i], times[i], hashes[i] = l.Pos, l.ID, l.Recorded.Truncate(time.Millisecond), l.Hash
-			seqs[i] = queued[i].Seq
+		}
+		seqs := make([]int64, len(queued))
+		for i, q := range queued {
+			seqs[i] = q.Seq
 		}
 		if _, err := t.tx.Exec(ctx, `INSERT INTO audit_chain (pos, res_id, recorded, hash)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bytea[])`, pos, ids, times, hashes); err != nil {
@@ -145,16 +147,15 @@ func auditAnchor(ctx context.Context, q querier) (store.AuditLink, error) {
 	return l, nil
 }
 
-func queuedAudit(ctx context.Context, q querier, limit int) ([]store.AuditRecord, error) {
+func queuedAudit(ctx context.Context, q querier, limit int) ([]store.AuditQueued, error) {
 	rows, err := q.Query(ctx, sqlq.AuditQueued, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: audit queue: %w", translate(err))
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditRecord, error) {
-		var r store.AuditRecord
-		err := row.Scan(&r.Seq, &r.ID, &r.Recorded, &r.Body)
-		r.Recorded = r.Recorded.UTC()
-		return r, err
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditQueued, error) {
+		var e store.AuditQueued
+		err := row.Scan(&e.Seq, &e.Body)
+		return e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: audit queue: %w", translate(err))
@@ -206,7 +207,7 @@ func (s *Store) AuditPurgeBound(ctx context.Context, cutoff time.Time) (int64, e
 }
 
 // PurgeAudit implements store.AuditLog.
-func (s *Store) PurgeAudit(ctx context.Context, through int64, rec store.AuditRecord) (int64, error) {
+func (s *Store) PurgeAudit(ctx context.Context, through int64, record []byte) (int64, error) {
 	var n int64
 	err := s.Write(ctx, func(ctx context.Context, stx store.Tx) error {
 		t := stx.(*tx)
@@ -217,7 +218,7 @@ func (s *Store) PurgeAudit(ctx context.Context, through int64, rec store.AuditRe
 		if n, err = purgeAudit(ctx, t.tx, through); err != nil {
 			return t.fail(err)
 		}
-		return t.QueueAudit(ctx, rec)
+		return t.QueueAudit(ctx, record)
 	})
 	if err != nil {
 		return 0, err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/telefhir/telefhir/fhir/store"
@@ -17,35 +16,18 @@ var (
 	_ store.AuditTx  = (*tx)(nil)
 )
 
-// queueChunk bounds the rows of one multi-row INSERT into audit_queue
-// (three bind parameters each, well under SQLite's limit).
-const queueChunk = 500
-
-// QueueAudit implements store.AuditTx: one multi-row INSERT per chunk of
-// records.
-func (t *tx) QueueAudit(ctx context.Context, recs ...store.AuditRecord) error {
+// QueueAudit implements store.AuditTx.
+func (t *tx) QueueAudit(ctx context.Context, bodies ...[]byte) error {
 	if t.err != nil {
 		return t.err
 	}
-	for len(recs) > 0 {
-		n := min(len(recs), queueChunk)
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO audit_queue (res_id, recorded, body) VALUES ")
-		args := make([]any, 0, 3*n)
-		for i, r := range recs[:n] {
-			if r.ID == "" || len(r.Body) == 0 || r.Recorded.IsZero() {
-				return t.fail(errors.New("sqlite: queue audit record: id, recorded and body are required"))
-			}
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?)")
-			args = append(args, r.ID, r.Recorded.UnixMilli(), r.Body)
+	for _, b := range bodies {
+		if len(b) == 0 {
+			return t.fail(errors.New("sqlite: queue audit records: empty queue entry"))
 		}
-		if _, err := t.tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO audit_queue (body) VALUES ($1)`, b); err != nil {
 			return t.fail(fmt.Errorf("sqlite: queue audit records: %w", translate(err)))
 		}
-		recs = recs[n:]
 	}
 	return nil
 }
@@ -75,7 +57,7 @@ func (s *Store) SealAudit(ctx context.Context, limit int, fn store.SealFunc) (in
 		if err != nil {
 			return err
 		}
-		if err := store.CheckSealed(head, queued, links); err != nil {
+		if err := store.CheckSealed(head, links); err != nil {
 			return t.fail(fmt.Errorf("sqlite: seal audit: %w", err))
 		}
 		for _, l := range links {
@@ -135,13 +117,11 @@ func auditAnchor(ctx context.Context, q querier) (store.AuditLink, error) {
 	return l, nil
 }
 
-func queuedAudit(ctx context.Context, q querier, limit int) ([]store.AuditRecord, error) {
+func queuedAudit(ctx context.Context, q querier, limit int) ([]store.AuditQueued, error) {
 	rows, err := q.QueryContext(ctx, sqlq.AuditQueued, limit)
-	out, err := collect(rows, err, func(rows *sql.Rows) (r store.AuditRecord, err error) {
-		var ms int64
-		err = rows.Scan(&r.Seq, &r.ID, &ms, &r.Body)
-		r.Recorded = fromMillis(ms)
-		return r, err
+	out, err := collect(rows, err, func(rows *sql.Rows) (e store.AuditQueued, err error) {
+		err = rows.Scan(&e.Seq, &e.Body)
+		return e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit queue: %w", err)
@@ -210,7 +190,7 @@ func (s *Store) AuditPurgeBound(ctx context.Context, cutoff time.Time) (int64, e
 }
 
 // PurgeAudit implements store.AuditLog.
-func (s *Store) PurgeAudit(ctx context.Context, through int64, rec store.AuditRecord) (int64, error) {
+func (s *Store) PurgeAudit(ctx context.Context, through int64, record []byte) (int64, error) {
 	var n int64
 	err := s.Write(ctx, func(ctx context.Context, stx store.Tx) error {
 		t := stx.(*tx)
@@ -219,7 +199,7 @@ func (s *Store) PurgeAudit(ctx context.Context, through int64, rec store.AuditRe
 		if err != nil {
 			return t.fail(err)
 		}
-		return t.QueueAudit(ctx, rec)
+		return t.QueueAudit(ctx, record)
 	})
 	if err != nil {
 		return 0, err

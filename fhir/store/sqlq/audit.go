@@ -9,7 +9,7 @@ const (
 	// AuditAnchor is the last purged link.
 	AuditAnchor = `SELECT pos, recorded, hash FROM audit_anchor`
 	// AuditQueued is the queue in order, $1 records at most.
-	AuditQueued = `SELECT qseq, res_id, recorded, body FROM audit_queue ORDER BY qseq LIMIT $1`
+	AuditQueued = `SELECT qseq, body FROM audit_queue ORDER BY qseq LIMIT $1`
 	// AuditBacklog counts the queue and gives its bounds.
 	AuditBacklog = `SELECT count(*), coalesce(min(qseq), 0), coalesce(max(qseq), 0) FROM audit_queue`
 	// AuditPurgeBound is the highest position whose link and every link

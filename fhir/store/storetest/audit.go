@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,32 +42,40 @@ func auditLog(t *testing.T, s store.Store) store.AuditLog {
 	return al
 }
 
-// auditRecord is a queued record whose body names it.
-func auditRecord(id string, recorded time.Time) store.AuditRecord {
-	return store.AuditRecord{ID: id, Recorded: recorded, Body: fmt.Appendf(nil, `{"resourceType":"AuditEvent","id":%q}`, id)}
+// A queue entry in these tests lists records as "id@second" separated by
+// commas: entry("a1@1", "a2@2") holds AuditEvent a1 recorded at at(1) and
+// a2 at at(2).
+func entry(recs ...string) []byte { return []byte(strings.Join(recs, ",")) }
+
+// rec is the record "id@i".
+func rec(id string, i int) string { return id + "@" + strconv.Itoa(i) }
+
+// auditBody is the AuditEvent the test sealer stores for id.
+func auditBody(id string) []byte {
+	return fmt.Appendf(nil, `{"resourceType":"AuditEvent","id":%q}`, id)
 }
 
-// queueAudit queues recs in one write transaction.
-func queueAudit(t *testing.T, s store.Store, recs ...store.AuditRecord) {
+// queueAudit queues entries in one write transaction.
+func queueAudit(t *testing.T, s store.Store, entries ...[]byte) {
 	t.Helper()
 	err := s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
 		atx, ok := tx.(store.AuditTx)
 		if !ok {
 			return fmt.Errorf("%T does not implement store.AuditTx", tx)
 		}
-		return atx.QueueAudit(ctx, recs...)
+		return atx.QueueAudit(ctx, entries...)
 	})
 	if err != nil {
-		t.Fatalf("QueueAudit(%d records): %v", len(recs), err)
+		t.Fatalf("QueueAudit(%d entries): %v", len(entries), err)
 	}
 }
 
-// sealer is a SealFunc that stores each record's body as version 1 of its
-// AuditEvent, with an index row, and hashes the previous hash with the
-// body. It records what it was called with.
+// sealer is a SealFunc that stores each record of each entry as version 1
+// of its AuditEvent, with an index row, and hashes the previous hash with
+// the body. It records the entries and heads it was called with.
 type sealer struct {
 	mu    sync.Mutex
-	calls [][]string // ids per call
+	calls [][]string // entry bodies per call
 	heads []store.AuditLink
 }
 
@@ -76,24 +86,31 @@ func sealHash(prev, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-func (sl *sealer) seal(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditRecord) ([]store.AuditLink, error) {
-	var ids []string
-	links := make([]store.AuditLink, len(queued))
+func (sl *sealer) seal(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditQueued) ([]store.AuditLink, error) {
+	var bodies []string
+	var links []store.AuditLink
 	prev := head.Hash
-	for i, r := range queued {
-		ids = append(ids, r.ID)
-		res := store.Resource{
-			Type: "AuditEvent", ID: r.ID, VersionID: 1, LastUpdated: r.Recorded, Method: "POST", Body: r.Body,
-			Index: index(token("subtype", "http://hl7.org/fhir/restful-interaction", "read")),
+	for _, q := range queued {
+		bodies = append(bodies, string(q.Body))
+		for _, r := range strings.Split(string(q.Body), ",") {
+			id, sec, ok := strings.Cut(r, "@")
+			i, err := strconv.Atoi(sec)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("bad test record %q", r)
+			}
+			res := store.Resource{
+				Type: "AuditEvent", ID: id, VersionID: 1, LastUpdated: at(i), Method: "POST", Body: auditBody(id),
+				Index: index(token("subtype", "http://hl7.org/fhir/restful-interaction", "read")),
+			}
+			if err := tx.Put(ctx, res); err != nil {
+				return nil, err
+			}
+			prev = sealHash(prev, res.Body)
+			links = append(links, store.AuditLink{Pos: head.Pos + int64(len(links)) + 1, ID: id, Recorded: at(i), Hash: prev})
 		}
-		if err := tx.Put(ctx, res); err != nil {
-			return nil, err
-		}
-		prev = sealHash(prev, r.Body)
-		links[i] = store.AuditLink{Pos: head.Pos + int64(i) + 1, ID: r.ID, Recorded: r.Recorded, Hash: prev}
 	}
 	sl.mu.Lock()
-	sl.calls = append(sl.calls, ids)
+	sl.calls = append(sl.calls, bodies)
 	sl.heads = append(sl.heads, head)
 	sl.mu.Unlock()
 	return links, nil
@@ -157,47 +174,46 @@ func testAuditQueueAndSeal(t *testing.T, s store.Store) {
 	if n := seal(t, al, 10, sl); n != 0 || len(sl.calls) != 0 {
 		t.Fatalf("SealAudit on an empty queue sealed %d, called fn %d times", n, len(sl.calls))
 	}
-	queueAudit(t, s, auditRecord("a1", at(1)), auditRecord("a2", at(2)))
-	queueAudit(t, s, auditRecord("a3", at(3)))
+	queueAudit(t, s, entry(rec("a1", 1), rec("a2", 2)), entry(rec("a3", 3)))
+	queueAudit(t, s, entry(rec("a4", 4)))
 	b := backlog(t, al)
 	if b.Count != 3 || b.First <= 0 || b.Last <= b.First {
-		t.Fatalf("backlog = %+v, want 3 records", b)
+		t.Fatalf("backlog = %+v, want 3 entries", b)
 	}
 	if n := seal(t, al, 10, sl); n != 3 {
-		t.Fatalf("SealAudit sealed %d, want 3", n)
+		t.Fatalf("SealAudit sealed %d entries, want 3", n)
 	}
-	if diff := cmp.Diff([][]string{{"a1", "a2", "a3"}}, sl.calls); diff != "" {
+	if diff := cmp.Diff([][]string{{"a1@1,a2@2", "a3@3", "a4@4"}}, sl.calls); diff != "" {
 		t.Errorf("sealed in the wrong order (-want +got):\n%s", diff)
 	}
 	if h := sl.heads[0]; h.Pos != 0 || h.ID != "" || h.Hash != nil || !h.Recorded.IsZero() {
-		t.Errorf("head of the empty chain = %+v, want the zero link", sl.heads[0])
+		t.Errorf("head of the empty chain = %+v, want the zero link", h)
 	}
 	if b := backlog(t, al); b.Count != 0 {
 		t.Errorf("backlog after sealing = %+v", b)
 	}
 	es := chain(t, al, 0)
-	if diff := cmp.Diff([]string{"1:a1", "2:a2", "3:a3"}, chainIDs(es)); diff != "" {
+	if diff := cmp.Diff([]string{"1:a1", "2:a2", "3:a3", "4:a4"}, chainIDs(es)); diff != "" {
 		t.Fatalf("chain (-want +got):\n%s", diff)
 	}
 	var prev []byte
 	for i, e := range es {
-		want := auditRecord(e.ID, at(i+1))
-		prev = sealHash(prev, want.Body)
-		if string(e.Body) != string(want.Body) || string(e.Hash) != string(prev) || !e.Recorded.Equal(want.Recorded) ||
+		prev = sealHash(prev, auditBody(e.ID))
+		if string(e.Body) != string(auditBody(e.ID)) || string(e.Hash) != string(prev) || !e.Recorded.Equal(at(i+1)) ||
 			e.Recorded.Location() != time.UTC || e.CurrentVersion != 1 || e.Deleted {
-			t.Errorf("chain entry %d = %+v, want body %s, recorded %v, version 1", i, e, want.Body, want.Recorded)
+			t.Errorf("chain entry %d = %+v, want body %s, recorded %v, version 1", i, e, auditBody(e.ID), at(i+1))
 		}
 	}
-	if got := mustRead(t, s, "AuditEvent", "a2"); string(got.Body) != string(auditRecord("a2", at(2)).Body) {
+	if got := mustRead(t, s, "AuditEvent", "a2"); string(got.Body) != string(auditBody("a2")) {
 		t.Errorf("AuditEvent a2 = %s", got.Body)
 	}
 	// The next seal starts after the head.
-	queueAudit(t, s, auditRecord("a4", at(4)))
+	queueAudit(t, s, entry(rec("a5", 5)))
 	if n := seal(t, al, 10, sl); n != 1 {
 		t.Fatalf("SealAudit sealed %d, want 1", n)
 	}
-	if h := sl.heads[1]; h.Pos != 3 || h.ID != "a3" || string(h.Hash) != string(es[2].Hash) || !h.Recorded.Equal(at(3)) {
-		t.Errorf("head = %+v, want link 3", h)
+	if h := sl.heads[1]; h.Pos != 4 || h.ID != "a4" || string(h.Hash) != string(es[3].Hash) || !h.Recorded.Equal(at(4)) {
+		t.Errorf("head = %+v, want link 4", h)
 	}
 }
 
@@ -205,7 +221,7 @@ func testAuditQueueRollsBack(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
 	boom := errors.New("boom")
 	err := s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
-		if err := tx.(store.AuditTx).QueueAudit(ctx, auditRecord("r1", at(1))); err != nil {
+		if err := tx.(store.AuditTx).QueueAudit(ctx, entry(rec("r1", 1))); err != nil {
 			return err
 		}
 		return boom
@@ -214,41 +230,35 @@ func testAuditQueueRollsBack(t *testing.T, s store.Store) {
 		t.Fatalf("Write = %v, want boom", err)
 	}
 	if b := backlog(t, al); b.Count != 0 {
-		t.Errorf("a rolled-back record is queued: %+v", b)
+		t.Errorf("a rolled-back entry is queued: %+v", b)
 	}
-	// Invalid records doom the transaction.
-	for _, r := range []store.AuditRecord{
-		{Recorded: at(1), Body: []byte(`{}`)},
-		{ID: "x", Body: []byte(`{}`)},
-		{ID: "x", Recorded: at(1)},
-	} {
-		err := s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
-			_ = tx.(store.AuditTx).QueueAudit(ctx, r)
-			return nil
-		})
-		if err == nil {
-			t.Errorf("QueueAudit(%+v) succeeded", r)
-		}
+	// An empty entry dooms the transaction.
+	err = s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		_ = tx.(store.AuditTx).QueueAudit(ctx, entry(rec("r2", 1)), nil)
+		return nil
+	})
+	if err == nil {
+		t.Errorf("QueueAudit of an empty entry succeeded")
 	}
 	if b := backlog(t, al); b.Count != 0 {
-		t.Errorf("invalid records were queued: %+v", b)
+		t.Errorf("entries of a failed transaction were queued: %+v", b)
 	}
 }
 
 func testAuditSealInBatches(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
-	var recs []store.AuditRecord
+	var entries [][]byte
 	for i := range 5 {
-		recs = append(recs, auditRecord(fmt.Sprintf("b%d", i), at(i)))
+		entries = append(entries, entry(rec(fmt.Sprintf("b%d", i), i)))
 	}
-	queueAudit(t, s, recs...)
+	queueAudit(t, s, entries...)
 	sl := &sealer{}
 	for _, want := range []int{2, 2, 1, 0} {
 		if n := seal(t, al, 2, sl); n != want {
 			t.Fatalf("SealAudit(2) sealed %d, want %d", n, want)
 		}
 	}
-	if diff := cmp.Diff([][]string{{"b0", "b1"}, {"b2", "b3"}, {"b4"}}, sl.calls); diff != "" {
+	if diff := cmp.Diff([][]string{{"b0@0", "b1@1"}, {"b2@2", "b3@3"}, {"b4@4"}}, sl.calls); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"1:b0", "2:b1", "3:b2", "4:b3", "5:b4"}, chainIDs(chain(t, al, 0))); diff != "" {
@@ -264,20 +274,21 @@ func testAuditSealInBatches(t *testing.T, s store.Store) {
 
 func testAuditSealFailure(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
-	queueAudit(t, s, auditRecord("f1", at(1)), auditRecord("f2", at(2)))
+	queueAudit(t, s, entry(rec("f1", 1), rec("f2", 2)))
 	boom := errors.New("boom")
 	for name, fn := range map[string]store.SealFunc{
-		"error after a Put": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditRecord) ([]store.AuditLink, error) {
+		"error after a Put": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditQueued) ([]store.AuditLink, error) {
 			if _, err := (&sealer{}).seal(ctx, tx, head, queued); err != nil {
 				return nil, err
 			}
 			return nil, boom
 		},
-		"too few links": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditRecord) ([]store.AuditLink, error) {
+		"a link without hash": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditQueued) ([]store.AuditLink, error) {
 			links, err := (&sealer{}).seal(ctx, tx, head, queued)
-			return links[:1], err
+			links[0].Hash = nil
+			return links, err
 		},
-		"wrong positions": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditRecord) ([]store.AuditLink, error) {
+		"wrong positions": func(ctx context.Context, tx store.Tx, head store.AuditLink, queued []store.AuditQueued) ([]store.AuditLink, error) {
 			links, err := (&sealer{}).seal(ctx, tx, head, queued)
 			links[1].Pos = 7
 			return links, err
@@ -286,20 +297,23 @@ func testAuditSealFailure(t *testing.T, s store.Store) {
 		if _, err := al.SealAudit(t.Context(), 10, fn); err == nil {
 			t.Errorf("%s: SealAudit succeeded", name)
 		}
-		if b := backlog(t, al); b.Count != 2 {
-			t.Errorf("%s: backlog = %+v, want both records still queued", name, b)
+		if b := backlog(t, al); b.Count != 1 {
+			t.Errorf("%s: backlog = %+v, want the entry still queued", name, b)
 		}
 		if es := chain(t, al, 0); len(es) != 0 {
 			t.Errorf("%s: chain = %v, want empty", name, chainIDs(es))
 		}
 		wantNotFound(t, s, "AuditEvent", "f1")
 	}
-	if n := seal(t, al, 10, &sealer{}); n != 2 {
-		t.Errorf("SealAudit after the failures sealed %d, want 2", n)
+	if n := seal(t, al, 10, &sealer{}); n != 1 {
+		t.Errorf("SealAudit after the failures sealed %d, want 1", n)
+	}
+	if got := chainIDs(chain(t, al, 0)); !slices.Equal(got, []string{"1:f1", "2:f2"}) {
+		t.Errorf("chain = %v", got)
 	}
 }
 
-// testAuditSealConcurrent queues records from many writers while several
+// testAuditSealConcurrent queues entries from many writers while several
 // sealers run: every record is sealed once, at positions without gaps.
 func testAuditSealConcurrent(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
@@ -311,7 +325,7 @@ func testAuditSealConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for i := range perWriter {
 				err := s.Write(t.Context(), func(ctx context.Context, tx store.Tx) error {
-					return tx.(store.AuditTx).QueueAudit(ctx, auditRecord(fmt.Sprintf("w%d-%d", w, i), at(i)))
+					return tx.(store.AuditTx).QueueAudit(ctx, entry(rec(fmt.Sprintf("w%d-%d", w, i), i)))
 				})
 				if err != nil {
 					errs <- err
@@ -375,16 +389,15 @@ func testAuditSealConcurrent(t *testing.T, s store.Store) {
 // version and delete marker, which verification relies on.
 func testAuditChainShowsChanges(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
-	queueAudit(t, s, auditRecord("c1", at(1)), auditRecord("c2", at(2)))
+	queueAudit(t, s, entry(rec("c1", 1), rec("c2", 2)))
 	seal(t, al, 10, &sealer{})
-	v2 := version("AuditEvent", "c1", 2, at(5))
-	put(t, s, v2)
+	put(t, s, version("AuditEvent", "c1", 2, at(5)))
 	put(t, s, deleted("AuditEvent", "c2", 2, at(6)))
 	es := chain(t, al, 0)
 	if len(es) != 2 {
 		t.Fatalf("chain = %v", chainIDs(es))
 	}
-	if e := es[0]; e.CurrentVersion != 2 || e.Deleted || string(e.Body) != string(auditRecord("c1", at(1)).Body) {
+	if e := es[0]; e.CurrentVersion != 2 || e.Deleted || string(e.Body) != string(auditBody("c1")) {
 		t.Errorf("c1 after an update = %+v, want current version 2 and the sealed body", e)
 	}
 	if e := es[1]; e.CurrentVersion != 2 || !e.Deleted {
@@ -394,11 +407,7 @@ func testAuditChainShowsChanges(t *testing.T, s store.Store) {
 
 func testAuditPurge(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
-	var recs []store.AuditRecord
-	for i := 1; i <= 5; i++ {
-		recs = append(recs, auditRecord(fmt.Sprintf("p%d", i), at(i)))
-	}
-	queueAudit(t, s, recs...)
+	queueAudit(t, s, entry(rec("p1", 1), rec("p2", 2), rec("p3", 3)), entry(rec("p4", 4), rec("p5", 5)))
 	sl := &sealer{}
 	seal(t, al, 10, sl)
 	before := chain(t, al, 0)
@@ -406,14 +415,17 @@ func testAuditPurge(t *testing.T, s store.Store) {
 	f.put("Patient", "keep", token("subtype", "http://hl7.org/fhir/restful-interaction", "read"))
 
 	for _, bad := range []int64{0, 6, -1} {
-		if _, err := al.PurgeAudit(t.Context(), bad, auditRecord("bad", at(9))); err == nil {
+		if _, err := al.PurgeAudit(t.Context(), bad, entry(rec("bad", 9))); err == nil {
 			t.Errorf("PurgeAudit(%d) succeeded", bad)
 		}
 	}
 	if got := chainIDs(chain(t, al, 0)); len(got) != 5 {
 		t.Fatalf("a failed purge changed the chain: %v", got)
 	}
-	n, err := al.PurgeAudit(t.Context(), 3, auditRecord("purge1", at(10)))
+	if b := backlog(t, al); b.Count != 0 {
+		t.Fatalf("a failed purge queued its record: %+v", b)
+	}
+	n, err := al.PurgeAudit(t.Context(), 3, entry(rec("purge1", 10)))
 	if err != nil || n != 3 {
 		t.Fatalf("PurgeAudit(3) = %d, %v; want 3", n, err)
 	}
@@ -448,18 +460,18 @@ func testAuditPurge(t *testing.T, s store.Store) {
 		t.Errorf("chain after sealing the purge record (-want +got):\n%s", diff)
 	}
 	// Purging again at or below the anchor fails.
-	if _, err := al.PurgeAudit(t.Context(), 3, auditRecord("purge2", at(11))); err == nil {
+	if _, err := al.PurgeAudit(t.Context(), 3, entry(rec("purge2", 11))); err == nil {
 		t.Errorf("PurgeAudit(3) again succeeded")
 	}
 }
 
 func testAuditPurgeEverything(t *testing.T, s store.Store) {
 	al := auditLog(t, s)
-	queueAudit(t, s, auditRecord("e1", at(1)), auditRecord("e2", at(2)))
+	queueAudit(t, s, entry(rec("e1", 1), rec("e2", 2)))
 	sl := &sealer{}
 	seal(t, al, 10, sl)
 	last := chain(t, al, 0)[1]
-	if _, err := al.PurgeAudit(t.Context(), 2, auditRecord("purge", at(3))); err != nil {
+	if _, err := al.PurgeAudit(t.Context(), 2, entry(rec("purge", 3))); err != nil {
 		t.Fatal(err)
 	}
 	// With every link purged the head is the anchor.
@@ -487,7 +499,7 @@ func testAuditPurgeBound(t *testing.T, s store.Store) {
 	}
 	// Recorded times are not in chain order: the bound stops before the
 	// first link at or after the cutoff.
-	queueAudit(t, s, auditRecord("t1", at(1)), auditRecord("t3", at(3)), auditRecord("t2", at(2)), auditRecord("t5", at(5)))
+	queueAudit(t, s, entry(rec("t1", 1), rec("t3", 3), rec("t2", 2), rec("t5", 5)))
 	seal(t, al, 10, &sealer{})
 	for _, tc := range []struct {
 		cutoff time.Time
@@ -499,7 +511,7 @@ func testAuditPurgeBound(t *testing.T, s store.Store) {
 			t.Errorf("bound(at(%v)) = %d, want %d", tc.cutoff.Sub(t0), b, tc.want)
 		}
 	}
-	if _, err := al.PurgeAudit(t.Context(), 3, auditRecord("purge", at(7))); err != nil {
+	if _, err := al.PurgeAudit(t.Context(), 3, entry(rec("purge", 7))); err != nil {
 		t.Fatal(err)
 	}
 	if b := bound(at(4)); b != 0 {

@@ -1,14 +1,14 @@
 -- The audit trail (package audit; contract in fhir/store/audit.go). The
 -- schema mirrors the Postgres store's; times are Unix milliseconds.
 
--- Records accepted but not yet sealed: written in the same transaction as
--- the change they describe, or by a group commit before the response goes
+-- Records accepted but not yet sealed, one row per transaction that
+-- queued them (a group commit's row holds every record of the group; the
+-- format is the audit package's): written in the same transaction as the
+-- change they describe, or by a group commit before the response goes
 -- out. The sealer moves them, in qseq order, into AuditEvent resources and
 -- the chain, and deletes them here.
 CREATE TABLE audit_queue (
 	qseq     INTEGER PRIMARY KEY AUTOINCREMENT,
-	res_id   TEXT    NOT NULL,
-	recorded INTEGER NOT NULL,
 	body     BLOB    NOT NULL
 ) STRICT;
 
