@@ -31,6 +31,7 @@ type config struct {
 	TLSCert         string
 	TLSKey          string
 	ShutdownTimeout time.Duration
+	Audit           bool
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -76,6 +77,17 @@ func settings() []setting {
 		{"log-format", "TELEFHIR_LOG_FORMAT", "json", "json or text", str(func(c *config) *string { return &c.LogFormat })},
 		{"tls-cert", "TELEFHIR_TLS_CERT", "", "PEM certificate file; with --tls-key serves HTTPS", str(func(c *config) *string { return &c.TLSCert })},
 		{"tls-key", "TELEFHIR_TLS_KEY", "", "PEM private key file for --tls-cert", str(func(c *config) *string { return &c.TLSKey })},
+		{"audit", "TELEFHIR_AUDIT", "on", "the audit trail: on, or off (only to measure what it costs)", func(c *config, v string) error {
+			switch v {
+			case "on":
+				c.Audit = true
+			case "off":
+				c.Audit = false
+			default:
+				return fmt.Errorf("%q is not on or off", v)
+			}
+			return nil
+		}},
 		{"shutdown-timeout", "TELEFHIR_SHUTDOWN_TIMEOUT", "15s", "how long to let in-flight requests finish on shutdown", func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -243,4 +255,29 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1048576, 512KiB or 16MiB", s)
 	}
 	return n * mult, nil
+}
+
+// sharedSettings adds the flags of the shared settings named to fs, for a
+// command with flags of its own. After fs.Parse, load builds the config
+// from the ones given and the environment, through loadConfig, so that
+// they read the same TELEFHIR_* variables and are validated the same way
+// as for serve.
+func sharedSettings(fs *flag.FlagSet, names []string) (load func(name string, getenv func(string) string) (*config, error)) {
+	byFlag := make(map[string]setting)
+	for _, s := range settings() {
+		byFlag[s.flag] = s
+	}
+	for _, name := range names {
+		s := byFlag[name]
+		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	return func(name string, getenv func(string) string) (*config, error) {
+		var shared []string
+		fs.Visit(func(f *flag.Flag) {
+			if _, ok := byFlag[f.Name]; ok {
+				shared = append(shared, "--"+f.Name, f.Value.String())
+			}
+		})
+		return loadConfig(name, shared, getenv)
+	}
 }

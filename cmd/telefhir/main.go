@@ -2,6 +2,7 @@
 //
 //	telefhir serve     run the server (embedded store and NATS by default)
 //	telefhir migrate   apply the store's schema migrations and exit
+//	telefhir audit     verify the audit trail, or export and purge old records
 //	telefhir synth     generate synthetic patients and vital signs, to files or a store
 //	telefhir version   print the version
 package main
@@ -47,6 +48,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the FHIR server", runServe},
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
+		{"audit", "verify the audit trail's hash chain (audit verify), or export and purge records past retention (audit purge)", runAudit},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, buildVersion())

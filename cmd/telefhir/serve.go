@@ -11,8 +11,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/telefhir/telefhir/audit"
 	"github.com/telefhir/telefhir/conformance"
 	"github.com/telefhir/telefhir/events"
 	"github.com/telefhir/telefhir/fhir"
@@ -57,19 +59,29 @@ func openStore(ctx context.Context, c *config) (migratingStore, string, error) {
 	return s, "embedded (" + c.sqlitePath() + ")", nil
 }
 
+// openMigrated is openStore followed by Migrate.
+func openMigrated(ctx context.Context, c *config) (migratingStore, string, error) {
+	st, desc, err := openStore(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, "", fmt.Errorf("migrate %s store: %w", desc, err)
+	}
+	return st, desc, nil
+}
+
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	c, err := loadConfig("migrate", args, os.Getenv)
 	if err != nil {
 		return err
 	}
-	st, desc, err := openStore(ctx, c)
+	st, desc, err := openMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate %s store: %w", desc, err)
-	}
 	_, err = fmt.Fprintf(stdout, "telefhir: %s store schema is up to date\n", desc)
 	return err
 }
@@ -122,8 +134,22 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("search parameters: %w", err)
 	}
 	svc := &fhir.Service{Store: st, Registry: reg}
+	var trail *audit.Trail
+	var auditMW echo.MiddlewareFunc
+	if c.Audit {
+		trail, err = audit.New(audit.Options{Store: st, Registry: reg, BaseURL: c.BaseURL, Software: "telefhir " + buildVersion(), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer trail.Close() // after the HTTP server has stopped: requests wait for their records
+		svc.Store = trail.Wrap(st)
+		auditMW = trail.Middleware(rest.Classify)
+	} else {
+		log.Warn("the audit trail is off (--audit off): FHIR interactions are not recorded")
+	}
 	e, err := server.New(server.Options{
 		Service: svc,
+		Audit:   auditMW,
 		Logger:  log,
 		REST: rest.Config{
 			BaseURL:      c.BaseURL,
@@ -150,6 +176,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "telefhir %s serving FHIR R4 at %s\n  store:  %s\n  events: %s\n", buildVersion(), c.BaseURL, storeDesc, natsDesc)
 
 	g, gctx := errgroup.WithContext(ctx)
+	if trail != nil {
+		g.Go(func() error { return trail.RunSealer(gctx) })
+	}
 	g.Go(func() error {
 		var err error
 		if c.TLSCert != "" {

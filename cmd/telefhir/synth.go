@@ -53,28 +53,15 @@ func loadSynthConfig(args []string, getenv func(string) string) (*synthConfig, e
 	fs.IntVar(&sc.Batch, "batch", 500, "resources per store transaction")
 	fs.IntVar(&sc.Writers, "writers", 4, "concurrent store transactions")
 	fs.DurationVar(&sc.Progress, "progress", 5*time.Second, "interval of the progress line")
-	byFlag := make(map[string]setting)
-	for _, s := range settings() {
-		byFlag[s.flag] = s
-	}
-	for _, name := range synthShared {
-		s := byFlag[name]
-		fs.String(s.flag, s.def, fmt.Sprintf("%s (env %s)", s.help, s.env))
-	}
+	loadShared := sharedSettings(fs, synthShared)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	var shared []string
-	fs.Visit(func(f *flag.Flag) {
-		if _, ok := byFlag[f.Name]; ok {
-			shared = append(shared, "--"+f.Name, f.Value.String())
-		}
-	})
 	var errs []error
-	c, err := loadConfig("synth", shared, getenv)
+	c, err := loadShared("synth", getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -26,6 +26,10 @@ type Options struct {
 	Service *fhir.Service
 	REST    rest.Config
 	Logger  *slog.Logger
+	// Audit, when set, is the audit trail's middleware (audit.Middleware):
+	// it runs inside the access log and outside panic recovery, so that
+	// failures and panics are audited too.
+	Audit echo.MiddlewareFunc
 }
 
 // New returns the echo instance serving the FHIR API.
@@ -42,9 +46,11 @@ func New(o Options) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = rest.ErrorHandler(log)
+	e.Use(middleware.RequestID(), accessLog(log))
+	if o.Audit != nil {
+		e.Use(o.Audit)
+	}
 	e.Use(
-		middleware.RequestID(),
-		accessLog(log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisableErrorHandler: true,
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
