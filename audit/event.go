@@ -354,6 +354,9 @@ func (s *server) agents(rec *record) []jsonAgent {
 	if a.address != "" {
 		client.Network = &network{Address: a.address, Type: "2"} // IP address
 	}
+	if a.token != "" && !hasUser {
+		client.Policy = []string{a.token} // the token the client acted with
+	}
 	srv := jsonAgent{
 		Type: &agentServer,
 		Who:  &reference{Identifier: &identifier{System: sysURI, Value: s.baseURL}, Display: s.software},

@@ -2,6 +2,8 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/telefhir/telefhir/audit"
@@ -25,6 +28,7 @@ import (
 	"github.com/telefhir/telefhir/fhir/rest"
 	"github.com/telefhir/telefhir/fhir/search"
 	"github.com/telefhir/telefhir/fhir/store"
+	"github.com/telefhir/telefhir/fhir/store/postgres"
 	"github.com/telefhir/telefhir/fhir/store/postgres/pgtest"
 	"github.com/telefhir/telefhir/fhir/store/sqlite"
 	"github.com/telefhir/telefhir/internal/server"
@@ -40,13 +44,49 @@ const base = "http://fhir.test"
 // stores are the stores every end-to-end test runs on.
 var stores = []string{"sqlite", "postgres"}
 
-// openStore returns a fresh, migrated store of the kind named.
-func openStore(t *testing.T, kind string) store.Store {
+// eachStore runs f in a parallel subtest per store, on a fresh server
+// that has the data of setup.
+func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, kind)
+			setup(e)
+			f(t, e)
+		})
+	}
+}
+
+// openStore returns a fresh, migrated store of the kind named and a
+// function that runs SQL on its database directly, behind the store's
+// back ($n placeholders work in both).
+func openStore(t *testing.T, kind string) (store.Store, func(query string, args ...any)) {
 	t.Helper()
 	if kind == "postgres" {
-		return pgtest.Open(t)
+		u := pgtest.URL(t)
+		st, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return st, func(query string, args ...any) {
+			t.Helper()
+			conn, err := pgx.Connect(t.Context(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(t.Context())
+			if _, err := conn.Exec(t.Context(), query, args...); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+		}
 	}
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	path := filepath.Join(t.TempDir(), "t.db")
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,16 +94,31 @@ func openStore(t *testing.T, kind string) store.Store {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return st, func(query string, args ...any) {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+path+"?_busy_timeout=5000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(t.Context(), query, args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
 }
 
 // clock is a deterministic clock: every reading is one millisecond after
-// the previous one.
-type clock struct{ n atomic.Int64 }
+// the previous one; jump moves it.
+type clock struct{ n, offset atomic.Int64 }
 
 var t0 = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 
-func (c *clock) now() time.Time { return t0.Add(time.Duration(c.n.Add(1)) * time.Millisecond) }
+func (c *clock) now() time.Time {
+	return t0.Add(time.Duration(c.offset.Load()) + time.Duration(c.n.Add(1))*time.Millisecond)
+}
+
+// jump moves the clock by d.
+func (c *clock) jump(d time.Duration) { c.offset.Add(int64(d)) }
 
 // ids makes sequential AuditEvent ids.
 type ids struct{ n atomic.Int64 }
@@ -72,7 +127,9 @@ func (i *ids) next() string { return fmt.Sprintf("ae-%04d", i.n.Add(1)) }
 
 // env is a running server with the audit trail over a fresh store.
 type env struct {
-	t     *testing.T
+	t *testing.T
+	// sql runs SQL on the store's database directly.
+	sql   func(query string, args ...any)
 	reqs  int // requests sent, for their ids
 	st    store.Store
 	svc   *fhir.Service
@@ -174,12 +231,12 @@ func classify(method, path string) (string, string, bool) {
 
 func newEnv(t *testing.T, kind string) *env {
 	t.Helper()
-	st := openStore(t, kind)
+	st, exec := openStore(t, kind)
 	reg, err := search.NewRegistry(search.Options{BaseURL: base})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, clock: &clock{}, logs: &syncBuffer{}}
+	e := &env{t: t, st: st, sql: exec, clock: &clock{}, logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ids := &ids{}
 	e.trail, err = audit.New(audit.Options{
@@ -355,4 +412,9 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return out.String()
+}
+
+// operator is a context whose caller is an operator running a command.
+func operator(t *testing.T) context.Context {
+	return access.WithGrant(t.Context(), &access.Grant{Subject: "u-ops", Role: access.RoleAdmin})
 }

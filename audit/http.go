@@ -60,6 +60,16 @@ func (t *Trail) Middleware(classify Classifier) echo.MiddlewareFunc {
 			ctx := WithRequest(hr.Context(), req)
 			c.SetRequest(hr.WithContext(ctx))
 			c.Response().Before(func() { t.finish(c, req) })
+			if c.Param("type") == "AuditEvent" {
+				switch interaction {
+				case "create", "update", "patch", "delete":
+					// Refused before the body is even read; the store
+					// wrapper refuses Bundle entries the same way.
+					req.setErr(ErrAppendOnly)
+					c.Error(ErrAppendOnly)
+					return nil
+				}
+			}
 			if c.Param("type") == "AuditEvent" || interaction == "search-system" || interaction == "history-system" {
 				// Reads of the trail see every record queued before them.
 				if err := t.Sync(ctx); err != nil {

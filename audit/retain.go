@@ -134,8 +134,9 @@ func Export(ctx context.Context, st store.Store, w io.Writer, through int64) (Ex
 	return exp, nil
 }
 
-// purgeChunk bounds the links one purge transaction deletes.
-const purgeChunk = 10000
+// purgeChunk bounds the links one purge transaction deletes (a variable
+// for tests).
+var purgeChunk int64 = 10000
 
 // Purge deletes the exported records (exp, written to a file named
 // exportName), oldest first, in transactions of at most 10,000 links.

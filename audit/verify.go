@@ -117,10 +117,10 @@ func checkEntry(e store.AuditEntry, want int64, prev []byte) *Break {
 		return brk("the AuditEvent is missing")
 	case e.CurrentVersion == 0:
 		return brk("the AuditEvent's current-version row is missing")
-	case e.CurrentVersion != 1:
-		return brk("the AuditEvent was changed after sealing: its current version is %d", e.CurrentVersion)
 	case e.Deleted:
 		return brk("the AuditEvent was deleted")
+	case e.CurrentVersion != 1:
+		return brk("the AuditEvent was changed after sealing: its current version is %d", e.CurrentVersion)
 	}
 	if sum := sha256.Sum256(e.Body); !bytes.Equal(sum[:], e.Hash) {
 		return brk("the AuditEvent's stored bytes do not match the link's hash")

@@ -141,7 +141,17 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer trail.Close() // after the HTTP server has stopped: requests wait for their records
+		// After the HTTP server has stopped (requests wait for their
+		// records): commit what is pending, and seal what is queued so that
+		// a clean shutdown leaves nothing behind.
+		defer func() {
+			_ = trail.Close()
+			sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+			defer cancel()
+			if n, err := trail.SealAll(sctx); err != nil {
+				log.Warn("audit records stay queued; the next start seals them", "error", err, "sealed", n)
+			}
+		}()
 		svc.Store = trail.Wrap(st)
 		auditMW = trail.Middleware(rest.Classify)
 	} else {
