@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -49,6 +50,7 @@ func (t *Trail) Middleware(classify Classifier) echo.MiddlewareFunc {
 				return next(c)
 			}
 			t.inflight.Add(1)
+			t.lastRequest.Store(time.Now().UnixNano())
 			defer t.inflight.Add(-1)
 			req := &Request{
 				ID:          c.Response().Header().Get(echo.HeaderXRequestID),

@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/telefhir/telefhir/fhir/resource"
 )
@@ -54,28 +57,146 @@ type wireResource struct {
 	Details []detail `json:"d,omitempty"`
 }
 
-// encode appends rec's queue line (with its newline) to dst.
+// encode appends rec's queue line (with its newline) to dst. It writes
+// what encoding/json would write for the wireRecord of rec (the decoder
+// reads it with encoding/json), by hand: it runs for every request.
 func (rec *record) encode(dst []byte) ([]byte, error) {
-	w := wireRecord{
-		V: queueVersion, ID: rec.id, Recorded: rec.recorded.UnixMilli(), Kind: rec.kind,
-		Inter: rec.interaction, Op: rec.operation, Action: rec.action, Outcome: rec.outcome, Desc: rec.desc,
-		Client: rec.actor.clientID, FHIRUser: rec.actor.fhirUser, Subject: rec.actor.subject, Role: rec.actor.role,
-		Token: rec.actor.token, Address: rec.actor.address, Endpoint: rec.endpoint,
-		Patients: rec.patients, Query: rec.query, RequestID: rec.requestID, Others: rec.others,
+	start := len(dst)
+	b := append(dst, `{"v":`...)
+	b = strconv.AppendInt(b, queueVersion, 10)
+	b = appendField(b, "id", rec.id, true)
+	b = append(b, `,"t":`...)
+	b = strconv.AppendInt(b, rec.recorded.UnixMilli(), 10)
+	b = appendField(b, "k", rec.kind, true)
+	b = appendField(b, "i", rec.interaction, false)
+	b = appendField(b, "op", rec.operation, false)
+	b = appendField(b, "a", rec.action, false)
+	if rec.outcome != 0 {
+		b = append(b, `,"o":`...)
+		b = strconv.AppendInt(b, int64(rec.outcome), 10)
 	}
-	for _, r := range rec.resources {
-		w.Resources = append(w.Resources, wireResource{r.ref, r.details})
+	b = appendField(b, "d", rec.desc, false)
+	b = appendField(b, "c", rec.actor.clientID, false)
+	b = appendField(b, "u", rec.actor.fhirUser, false)
+	b = appendField(b, "s", rec.actor.subject, false)
+	b = appendField(b, "r", rec.actor.role, false)
+	b = appendField(b, "tk", rec.actor.token, false)
+	b = appendField(b, "ad", rec.actor.address, false)
+	b = appendField(b, "ep", rec.endpoint, false)
+	if len(rec.resources) > 0 {
+		b = append(b, `,"res":[`...)
+		for i, r := range rec.resources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"r":`...)
+			b = appendString(b, r.ref)
+			if len(r.details) > 0 {
+				b = append(b, `,"d":[`...)
+				for j, d := range r.details {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = append(b, `{"type":`...)
+					b = appendString(b, d.Type)
+					b = append(b, `,"valueString":`...)
+					b = appendString(b, d.ValueString)
+					b = append(b, '}')
+				}
+				b = append(b, ']')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil { // Encode ends the line
-		return nil, fmt.Errorf("audit: encode record: %w", err)
+	if len(rec.patients) > 0 {
+		b = append(b, `,"p":[`...)
+		for i, p := range rec.patients {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, p)
+		}
+		b = append(b, ']')
 	}
-	if buf.Len()-len(dst) > maxQueueLine {
-		return nil, fmt.Errorf("audit: record %s is %d bytes, more than %d", rec.id, buf.Len()-len(dst), maxQueueLine)
+	if len(rec.query) > 0 {
+		b = append(b, `,"q":"`...)
+		b = base64.StdEncoding.AppendEncode(b, rec.query)
+		b = append(b, '"')
 	}
-	return buf.Bytes(), nil
+	b = appendField(b, "rq", rec.requestID, false)
+	if len(rec.others) > 0 {
+		x, err := json.Marshal(rec.others)
+		if err != nil {
+			return nil, fmt.Errorf("audit: encode record: %w", err)
+		}
+		b = append(b, `,"x":`...)
+		b = append(b, x...)
+	}
+	b = append(b, "}\n"...)
+	if n := len(b) - start; n > maxQueueLine {
+		return nil, fmt.Errorf("audit: record %s is %d bytes, more than %d", rec.id, n, maxQueueLine)
+	}
+	return b, nil
+}
+
+// appendField appends ,"key":"value", or nothing when value is empty and
+// not always.
+func appendField(b []byte, key, value string, always bool) []byte {
+	if value == "" && !always {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return appendString(b, value)
+}
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, as encoding/json
+// does (HTML characters are not escaped).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				switch c {
+				case '\n':
+					b = append(b, '\\', 'n')
+				case '\r':
+					b = append(b, '\\', 'r')
+				case '\t':
+					b = append(b, '\\', 't')
+				case '\b':
+					b = append(b, '\\', 'b')
+				case '\f':
+					b = append(b, '\\', 'f')
+				default:
+					b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+				}
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // decodeLine parses one queue line.

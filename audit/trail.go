@@ -39,15 +39,17 @@ type Options struct {
 	Now func() time.Time
 	// NewID makes AuditEvent ids; nil means resource.NewID.
 	NewID func() string
-	// Flushers is how many group-commit transactions may run at once
-	// (default 1; more only help a store with concurrent writers).
-	Flushers int
-	// SealBatch is how many records one sealing transaction takes
-	// (default 200).
+	// SealBatch is how many queue entries one sealing transaction takes
+	// while the server is idle (default 16; an entry holds at most 64
+	// records). While requests are being served it takes one.
 	SealBatch int
 	// SealInterval is how often the sealer looks for records when nobody
 	// wakes it (default 1s); records written through this Trail wake it.
 	SealInterval time.Duration
+	// GroupCommitWait is how long a group commit waits for more records
+	// once requests arrive concurrently (default 1ms; negative: never).
+	// Longer groups cost less per record and add latency.
+	GroupCommitWait time.Duration
 }
 
 // Trail is the audit trail of one server process: the store wrapper that
@@ -67,9 +69,20 @@ type Trail struct {
 
 	w    *writer
 	wake chan struct{}
-	// inflight counts FHIR requests being served (the sealer yields to
-	// them).
-	inflight atomic.Int64
+	// inflight counts FHIR requests being served and lastRequest is when
+	// the last one started (Unix nanoseconds): the sealer yields to them.
+	inflight    atomic.Int64
+	lastRequest atomic.Int64
+}
+
+// maxEntryRecords bounds the records of one group commit, and so of one
+// queue entry: sealing one entry holds the (embedded store's single)
+// writer for a bounded time.
+const maxEntryRecords = 64
+
+// busy reports whether requests are being served, or were a moment ago.
+func (t *Trail) busy() bool {
+	return t.inflight.Load() > 0 || time.Since(time.Unix(0, t.lastRequest.Load())) < time.Second
 }
 
 // New returns a Trail whose group-commit writer is running; Close stops
@@ -106,16 +119,16 @@ func New(o Options) (*Trail, error) {
 		t.newID = resource.NewID
 	}
 	if t.batch <= 0 {
-		t.batch = 200
+		t.batch = 16
 	}
 	if t.every <= 0 {
 		t.every = time.Second
 	}
-	flushers := o.Flushers
-	if flushers <= 0 {
-		flushers = 1
+	wait := o.GroupCommitWait
+	if wait == 0 {
+		wait = time.Millisecond
 	}
-	t.w = newWriter(o.Store, flushers, 1000, 30*time.Second, t.Wake)
+	t.w = newWriter(o.Store, maxEntryRecords, wait, 30*time.Second, t.Wake)
 	return t, nil
 }
 

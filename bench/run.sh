@@ -15,6 +15,7 @@
 #   BENCH_SEED_COUNT [1000]   Patients created before `read`
 #   BENCH_CREATE_SEED_COUNT [100]  Patients created before `create` (subjects)
 #   BENCH_STORES ["postgres embedded"]
+#   BENCH_AUDIT ["on off"]    audit trail modes (telefhir serve --audit), each on a fresh store
 #   BENCH_PG_HOST [127.0.0.1] BENCH_PG_PORT [5432] BENCH_PG_USER [postgres]
 #   BENCH_PGBENCH [1]         0 skips the pgbench yardstick
 #   BENCH_PGBENCH_SCALE [10]  pgbench -i -s
@@ -35,6 +36,7 @@ CLIENTS=${BENCH_CLIENTS:-32}
 SEED_COUNT=${BENCH_SEED_COUNT:-1000}
 CREATE_SEED_COUNT=${BENCH_CREATE_SEED_COUNT:-100}
 STORES=${BENCH_STORES:-postgres embedded}
+AUDIT_MODES=${BENCH_AUDIT:-on off}
 PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
 PG_PORT=${BENCH_PG_PORT:-5432}
 PG_USER=${BENCH_PG_USER:-postgres}
@@ -157,6 +159,7 @@ go build -o "$WORK/loadgen" ./bench/loadgen
 # --- pgbench yardstick -------------------------------------------------------
 
 PGBENCH_ROWS=()
+AUDIT_NOTES=()
 PGBENCH_RAW=()
 PGBENCH_NOTE=""
 
@@ -254,17 +257,18 @@ start_server() {
 json_field() { sed -nE "s/.*\"$2\":\"?([^,\"}]*)\"?[,}].*/\1/p" "$1" | head -n 1; }
 
 ROWS=()
+AUDIT_NOTES=()
 
-# bench_scenario STORE SCENARIO SEEDS: one loadgen run, one table row.
+# bench_scenario STORE AUDIT SCENARIO SEEDS: one loadgen run, one table row.
 bench_scenario() {
-	local store=$1 scenario=$2 seeds=$3
-	local out="$WORK/$store-$scenario.json"
-	log "loadgen $scenario on $store: $CLIENTS clients, $WARMUP warmup + $DURATION, $seeds Patients seeded"
+	local store=$1 audit=$2 scenario=$3 seeds=$4
+	local out="$WORK/$store-$audit-$scenario.json"
+	log "loadgen $scenario on $store (audit $audit): $CLIENTS clients, $WARMUP warmup + $DURATION, $seeds Patients seeded"
 	if ! "$WORK/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -c "$CLIENTS" \
-		-d "$DURATION" -warmup "$WARMUP" -seed-count "$seeds" -json >"$out" 2>"$WORK/$store-$scenario.err"; then
+		-d "$DURATION" -warmup "$WARMUP" -seed-count "$seeds" -json >"$out" 2>"$WORK/$store-$audit-$scenario.err"; then
 		log "loadgen $scenario on $store failed:"
-		tail -n 5 "$WORK/$store-$scenario.err" >&2
-		ROWS+=("| $scenario | $store | FAILED: $(tail -n 1 "$WORK/$store-$scenario.err" | tr '|' '/') | | | |")
+		tail -n 5 "$WORK/$store-$audit-$scenario.err" >&2
+		ROWS+=("| $scenario | $store | $audit | FAILED: $(tail -n 1 "$WORK/$store-$audit-$scenario.err" | tr '|' '/') | | | |")
 		FAILED=1
 		return 0
 	fi
@@ -277,48 +281,74 @@ bench_scenario() {
 		by=$(sed -nE 's/.*"errors_by_status":\{([^}]*)\}.*/\1/p' "$out" | tr -d '"' | sed 's/,/, /g')
 		errors="$errors ($by)"
 	fi
-	ROWS+=("$(printf '| %s | %s | %.0f | %.2f ms | %.2f ms | %s |' "$scenario" "$store" "${rps:-0}" "${p50:-0}" "${p99:-0}" "${errors:-?}")")
+	ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %s |' "$scenario" "$store" "$audit" "${rps:-0}" "${p50:-0}" "${p99:-0}" "${errors:-?}")")
+	[[ $audit == on ]] && audit_backlog "$store" "$scenario"
+	return 0
+}
+
+# audit_backlog STORE SCENARIO: how long the records the run left queued
+# take to seal. A read of AuditEvent first seals everything queued before
+# it, so the time of one such request is the time to catch up.
+audit_backlog() {
+	local store=$1 scenario=$2 res secs total
+	if ! res=$(curl -s --max-time 600 -w ' %{time_total}' "http://127.0.0.1:$PORT/AuditEvent?_summary=count"); then
+		AUDIT_NOTES+=("| $scenario | $store | FAILED to read the trail | |")
+		FAILED=1
+		return 0
+	fi
+	secs=${res##* }
+	total=$(sed -nE 's/.*"total":([0-9]+).*/\1/p' <<<"${res% *}")
+	AUDIT_NOTES+=("$(printf '| %s | %s | %s | %.1f s |' "$scenario" "$store" "${total:-?}" "$secs")")
 }
 
 NOTES=()
 for store in $STORES; do
-	case $store in
-	postgres)
-		if [[ $PG_OK != 1 ]]; then
-			NOTES+=("postgres store skipped: $PG_NOTE")
-			continue
+	for audit in $AUDIT_MODES; do
+		case $audit in
+		on | off) ;;
+		*)
+			echo "bench: unknown audit mode $audit in BENCH_AUDIT (want on and/or off)" >&2
+			exit 2
+			;;
+		esac
+		case $store in
+		postgres)
+			if [[ $PG_OK != 1 ]]; then
+				NOTES+=("postgres store skipped: $PG_NOTE")
+				continue 2
+			fi
+			log "recreating database $BENCH_DB"
+			if ! fresh_db "$BENCH_DB"; then
+				ROWS+=("| read | $store | $audit | FAILED: could not recreate $BENCH_DB | | | |")
+				FAILED=1
+				continue
+			fi
+			store_args=(--data "$WORK/data-postgres-$audit" --database-url "$DATABASE_URL")
+			;;
+		embedded)
+			store_args=(--data "$WORK/data-embedded-$audit")
+			;;
+		*)
+			echo "bench: unknown store $store in BENCH_STORES (want postgres and/or embedded)" >&2
+			exit 2
+			;;
+		esac
+		mkdir -p "$WORK/data-$store-$audit"
+		if ! PORT=$(pick_port); then
+			echo "bench: no free port in 18080-18179; set BENCH_PORT" >&2
+			exit 1
 		fi
-		log "recreating database $BENCH_DB"
-		if ! fresh_db "$BENCH_DB"; then
-			ROWS+=("| read | $store | FAILED: could not recreate $BENCH_DB | | | |")
+		log "starting telefhir on $store (audit $audit) at 127.0.0.1:$PORT"
+		if ! start_server "$store" "${store_args[@]}" --audit "$audit"; then
+			ROWS+=("| read | $store | $audit | FAILED: server did not start | | | |" "| create | $store | $audit | FAILED: server did not start | | | |")
 			FAILED=1
 			continue
 		fi
-		store_args=(--data "$WORK/data-postgres" --database-url "$DATABASE_URL")
-		;;
-	embedded)
-		store_args=(--data "$WORK/data-embedded")
-		;;
-	*)
-		echo "bench: unknown store $store in BENCH_STORES (want postgres and/or embedded)" >&2
-		exit 2
-		;;
-	esac
-	mkdir -p "$WORK/data-$store"
-	if ! PORT=$(pick_port); then
-		echo "bench: no free port in 18080-18179; set BENCH_PORT" >&2
-		exit 1
-	fi
-	log "starting telefhir on $store at 127.0.0.1:$PORT"
-	if ! start_server "$store" "${store_args[@]}"; then
-		ROWS+=("| read | $store | FAILED: server did not start | | | |" "| create | $store | FAILED: server did not start | | | |")
-		FAILED=1
-		continue
-	fi
-	bench_scenario "$store" read "$SEED_COUNT"
-	bench_scenario "$store" create "$CREATE_SEED_COUNT"
-	log "stopping telefhir ($store)"
-	stop_server
+		bench_scenario "$store" "$audit" read "$SEED_COUNT"
+		bench_scenario "$store" "$audit" create "$CREATE_SEED_COUNT"
+		log "stopping telefhir ($store, audit $audit)"
+		stop_server
+	done
 done
 
 # --- report --------------------------------------------------------------------
@@ -337,9 +367,20 @@ cpu=$(sed -nE 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/n
 	echo "\`read\` = GET /Patient/{id} over $SEED_COUNT seeded Patients, \`create\` = POST a ~2 KB vital-signs Observation."
 	echo "Server started with TELEFHIR_AUTH=off on 127.0.0.1; loadgen runs on the same machine."
 	echo
-	echo "| scenario | store | req/s | p50 | p99 | errors |"
-	echo "|---|---|---:|---:|---:|---|"
+	echo "| scenario | store | audit | req/s | p50 | p99 | errors |"
+	echo "|---|---|---|---:|---:|---:|---|"
 	for r in ${ROWS[@]+"${ROWS[@]}"}; do echo "$r"; done
+	if ((${#AUDIT_NOTES[@]} > 0)); then
+		echo
+		echo "With the audit trail on, records are durable in the queue before each response and sealed"
+		echo "(indexed, hash-chained) in the background, yielding to requests. After each run, one read of"
+		echo "the trail waits until everything queued is sealed; the AuditEvents stored (cumulative per"
+		echo "server) and how long that read took:"
+		echo
+		echo "| after | store | AuditEvents | sealing the backlog took |"
+		echo "|---|---|---:|---:|"
+		for r in "${AUDIT_NOTES[@]}"; do echo "$r"; done
+	fi
 	for n in ${NOTES[@]+"${NOTES[@]}"}; do
 		echo
 		echo "Note: $n"
