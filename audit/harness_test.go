@@ -61,7 +61,7 @@ func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
 // openStore returns a fresh, migrated store of the kind named and a
 // function that runs SQL on its database directly, behind the store's
 // back ($n placeholders work in both).
-func openStore(t *testing.T, kind string) (store.Store, func(query string, args ...any)) {
+func openStore(t testing.TB, kind string) (store.Store, func(query string, args ...any)) {
 	t.Helper()
 	if kind == "postgres" {
 		u := pgtest.URL(t)
@@ -127,7 +127,7 @@ func (i *ids) next() string { return fmt.Sprintf("ae-%04d", i.n.Add(1)) }
 
 // env is a running server with the audit trail over a fresh store.
 type env struct {
-	t *testing.T
+	t testing.TB
 	// sql runs SQL on the store's database directly.
 	sql   func(query string, args ...any)
 	reqs  int // requests sent, for their ids
@@ -229,7 +229,7 @@ func classify(method, path string) (string, string, bool) {
 	return rest.Classify(method, path)
 }
 
-func newEnv(t *testing.T, kind string) *env {
+func newEnv(t testing.TB, kind string) *env {
 	t.Helper()
 	st, exec := openStore(t, kind)
 	reg, err := search.NewRegistry(search.Options{BaseURL: base})
