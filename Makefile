@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 DATA    ?= ./data
 
-.PHONY: help run test testrace test-examples test-launch lint bench bench-search bench-subscriptions build up down generate tidy
+.PHONY: help run test testrace test-examples test-launch lint bench bench-audit bench-search bench-subscriptions build up down generate tidy
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: ## go vet and gofmt (golangci-lint when installed)
 
 bench: ## load benchmarks against Postgres and the embedded store, with pgbench yardsticks (writes bench/results/latest.md)
 	bash bench/run.sh
+
+bench-audit: ## read and create throughput with the audit trail on and off, with pgbench yardsticks (writes bench/results/audit-latest.md)
+	bash bench/audit.sh
 
 bench-search: ## search benchmark over 1M synthetic Observations in Postgres, with query plans (writes bench/results/search-latest.md)
 	bash bench/search.sh

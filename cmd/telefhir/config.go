@@ -40,6 +40,7 @@ type config struct {
 	// NATSReplicas is the replication factor of telefhir's JetStream
 	// streams and buckets on a NATS cluster.
 	NATSReplicas int
+	Audit        bool
 
 	// baseDerived is set when BaseURL was derived from Addr rather than
 	// configured, so serve can re-derive it from the bound port.
@@ -91,6 +92,17 @@ func settings() []setting {
 		{"log-format", "TELEFHIR_LOG_FORMAT", "json", "json or text", str(func(c *config) *string { return &c.LogFormat })},
 		{"tls-cert", "TELEFHIR_TLS_CERT", "", "PEM certificate file; with --tls-key serves HTTPS", str(func(c *config) *string { return &c.TLSCert })},
 		{"tls-key", "TELEFHIR_TLS_KEY", "", "PEM private key file for --tls-cert", str(func(c *config) *string { return &c.TLSKey })},
+		{"audit", "TELEFHIR_AUDIT", "on", "the audit trail: on, or off (only to measure what it costs)", func(c *config, v string) error {
+			switch v {
+			case "on":
+				c.Audit = true
+			case "off":
+				c.Audit = false
+			default:
+				return fmt.Errorf("%q is not on or off", v)
+			}
+			return nil
+		}},
 		{"shutdown-timeout", "TELEFHIR_SHUTDOWN_TIMEOUT", "15s", "how long to let in-flight requests finish on shutdown", func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {

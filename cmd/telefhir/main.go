@@ -2,6 +2,7 @@
 //
 //	telefhir serve     run the server (embedded store and NATS by default)
 //	telefhir migrate   apply the store's schema migrations and exit
+//	telefhir audit     verify the audit trail, or export and purge old records
 //	telefhir synth     generate synthetic patients and vital signs, to files or a store
 //	telefhir reindex   rebuild the search index after search-parameter definitions change
 //	telefhir token     mint a bearer token for a dev user (curl, scripts)
@@ -52,6 +53,7 @@ func commands() []command {
 		{"serve", "run the FHIR server", runServe},
 		{"migrate", "apply the store's schema migrations and exit", runMigrate},
 		{"load", "load transaction, batch and collection Bundles and NDJSON files into a running server or straight into the store", runLoad},
+		{"audit", "verify the audit trail's hash chain (audit verify), or export and purge records past retention (audit purge)", runAudit},
 		{"synth", "load a synthetic data set (patients, devices, encounters, vital signs) into the store, or write it as NDJSON", runSynth},
 		{"reindex", "rebuild the search index of stored resources with this build's search-parameter definitions", runReindex},
 		{"token", "mint a bearer token for a dev user, for curl and scripts", runToken},

@@ -11,8 +11,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/telefhir/telefhir/audit"
 	"github.com/telefhir/telefhir/conformance"
 	"github.com/telefhir/telefhir/events"
 	"github.com/telefhir/telefhir/fhir"
@@ -60,19 +62,29 @@ func openStore(ctx context.Context, c *config) (migratingStore, string, error) {
 	return s, "embedded (" + c.sqlitePath() + ")", nil
 }
 
+// openMigrated is openStore followed by Migrate.
+func openMigrated(ctx context.Context, c *config) (migratingStore, string, error) {
+	st, desc, err := openStore(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, "", fmt.Errorf("migrate %s store: %w", desc, err)
+	}
+	return st, desc, nil
+}
+
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	c, err := loadConfig("migrate", args, os.Getenv)
 	if err != nil {
 		return err
 	}
-	st, desc, err := openStore(ctx, c)
+	st, desc, err := openMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate %s store: %w", desc, err)
-	}
 	_, err = fmt.Fprintf(stdout, "telefhir: %s store schema is up to date\n", desc)
 	return err
 }
@@ -126,7 +138,31 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	js := bus.JetStream()
 	relay := &outbox.Relay{Store: st, JS: js, Logger: log}
-	svc := &fhir.Service{Store: outbox.Notify(st, relay), Registry: reg}
+	svc := &fhir.Service{Store: st, Registry: reg}
+	var trail *audit.Trail
+	var auditMW echo.MiddlewareFunc
+	if c.Audit {
+		trail, err = audit.New(audit.Options{Store: st, Registry: reg, BaseURL: c.BaseURL, Software: "telefhir " + buildVersion(), Logger: log})
+		if err != nil {
+			return err
+		}
+		// After the HTTP server has stopped (requests wait for their
+		// records): commit what is pending, and seal what is queued so that
+		// a clean shutdown leaves nothing behind.
+		defer func() {
+			_ = trail.Close()
+			sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+			defer cancel()
+			if n, err := trail.SealAll(sctx); err != nil {
+				log.Warn("audit records stay queued; the next start seals them", "error", err, "sealed", n)
+			}
+		}()
+		svc.Store = trail.Wrap(st)
+		auditMW = trail.Middleware(rest.Classify)
+	} else {
+		log.Warn("the audit trail is off (--audit off): FHIR interactions are not recorded")
+	}
+	svc.Store = outbox.Notify(svc.Store, relay)
 	subsCfg := subscriptions.Config{
 		Service: svc, JS: js, BaseURL: c.BaseURL, AllowLoopbackHTTP: c.LoopbackHooks, Logger: log,
 		Changes: outbox.StreamConfig{Replicas: c.NATSReplicas},
@@ -148,6 +184,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	e, err := server.New(server.Options{
 		Service: svc,
+		Audit:   auditMW,
 		Logger:  log,
 		Auth:    auth,
 		Routes:  []server.Route{{Method: http.MethodGet, Path: subscriptions.WebsocketPath, Handler: http.HandlerFunc(subs.ServeWebsocket)}},
@@ -186,6 +223,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return subs.Run(gctx) })
+	if trail != nil {
+		g.Go(func() error { return trail.RunSealer(gctx) })
+	}
 	g.Go(func() error {
 		var err error
 		if c.TLSCert != "" {

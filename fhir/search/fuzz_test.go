@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/telefhir/telefhir/fhir/outcome"
@@ -95,6 +96,14 @@ func FuzzExtract(f *testing.F) {
 				if q.Low > q.High {
 					t.Fatalf("quantity row %+v: low > high", q)
 				}
+			}
+			// The compartment subset agrees with the whole index.
+			cx, err := r.ExtractCompartment("Patient", typ, body)
+			if err != nil {
+				t.Fatalf("ExtractCompartment(%s) failed where ExtractJSON did not: %v", typ, err)
+			}
+			if a, b := r.CompartmentIDs("Patient", typ, "x", x), r.CompartmentIDs("Patient", typ, "x", cx); !slices.Equal(a, b) {
+				t.Fatalf("CompartmentIDs(%s): %v from the index, %v from the compartment subset", typ, a, b)
 			}
 		}
 	})

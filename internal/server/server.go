@@ -35,6 +35,10 @@ type Options struct {
 	// Nil turns authorization off (TELEFHIR_AUTH=off, local experiments
 	// only).
 	Auth *smart.Server
+	// Audit, when set, is the audit trail's middleware (audit.Middleware):
+	// it runs inside the access log and outside panic recovery, so that
+	// failures and panics are audited too.
+	Audit echo.MiddlewareFunc
 	// Routes are plain HTTP endpoints beside the FHIR API (the
 	// subscriptions websocket, which authenticates with its own binding
 	// tokens).
@@ -65,9 +69,11 @@ func New(o Options) (*echo.Echo, error) {
 	// send them.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = rest.ErrorHandler(log)
+	e.Use(middleware.RequestID(), accessLog(log))
+	if o.Audit != nil {
+		e.Use(o.Audit)
+	}
 	e.Use(
-		middleware.RequestID(),
-		accessLog(log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisableErrorHandler: true,
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {

@@ -27,4 +27,13 @@
 // back, is queued as a change event in commit order, that a failed publish
 // keeps the changes, and that concurrent drains hand each change to exactly
 // one successful publish.
+//
+// The stores must also implement store.AuditLog (and their Tx
+// store.AuditTx). The Audit* tests check the audit queue (entries roll back
+// with their transaction), sealing in queue order and in batches, that a
+// failed seal changes nothing, concurrent queueing and sealing (every
+// record sealed once, positions without gaps, each sealer seeing the chain
+// the previous one left), and purging a prefix of the chain with its
+// AuditEvents, index rows and the anchor it leaves. The queue entries of
+// the suite are its own format; the stores treat them as opaque bytes.
 package storetest

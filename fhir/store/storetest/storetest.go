@@ -62,7 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.run(t, open(t))
 		})
 	}
-	for _, tc := range append(searchTests, outboxTests...) {
+	for _, tc := range slices.Concat(searchTests, outboxTests, auditTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open(t))
