@@ -10,7 +10,14 @@
 //	svc := &fhir.Service{Store: trail.Wrap(st), Registry: reg}       // writes audited in their own transaction
 //	e.Use(trail.Middleware(rest.Classify))                             // every interaction, before the response
 //	go trail.RunSealer(ctx)                                            // queued records → AuditEvents + hash chain
-//	err = trail.Record(ctx, audit.Event{Kind: audit.TokenIssue, ...}) // other packages, through their own small interface
+//	err = trail.Record(ctx, audit.Event{Kind: audit.TokenIssue, ...}) // other packages
+//
+// Other packages (the OAuth server, subscriptions, devices, video) declare
+// the small interface they need and are given the Trail at wiring:
+//
+//	type Auditor interface {
+//		Record(ctx context.Context, e audit.Event) error
+//	}
 //
 // No record is lost when the server dies right after answering: a write's
 // record is queued in the write's own database transaction, and every other

@@ -53,9 +53,10 @@ type Options struct {
 }
 
 // Trail is the audit trail of one server process: the store wrapper that
-// audits writes in their own transaction, the HTTP middleware that audits
-// every interaction, the Recorder other packages call, the group-commit
-// writer and the sealer. It is safe for concurrent use.
+// audits writes in their own transaction (Wrap), the HTTP middleware that
+// audits every interaction (Middleware), Record for the events of other
+// packages, the group commit, and the sealer (RunSealer). It is safe for
+// concurrent use.
 type Trail struct {
 	st    store.Store
 	log   store.AuditLog
@@ -85,8 +86,8 @@ func (t *Trail) busy() bool {
 	return t.inflight.Load() > 0 || time.Since(time.Unix(0, t.lastRequest.Load())) < time.Second
 }
 
-// New returns a Trail whose group-commit writer is running; Close stops
-// it.
+// New returns a Trail ready to record. Close it after the HTTP server
+// has stopped; run RunSealer beside the server.
 func New(o Options) (*Trail, error) {
 	al, ok := o.Store.(store.AuditLog)
 	if !ok {

@@ -265,16 +265,24 @@ bench_scenario() {
 	local store=$1 audit=$2 scenario=$3 seeds=$4
 	local out="$WORK/$store-$audit-$scenario.json"
 	log "loadgen $scenario on $store (audit $audit): $CLIENTS clients, $WARMUP warmup + $DURATION, $seeds Patients seeded"
+	local cpu0
+	cpu0=$(server_cpu_ticks)
 	if ! "$WORK/loadgen" -url "http://127.0.0.1:$PORT" -scenario "$scenario" -c "$CLIENTS" \
 		-d "$DURATION" -warmup "$WARMUP" -seed-count "$seeds" -json >"$out" 2>"$WORK/$store-$audit-$scenario.err"; then
 		log "loadgen $scenario on $store failed:"
 		tail -n 5 "$WORK/$store-$audit-$scenario.err" >&2
-		ROWS+=("| $scenario | $store | $audit | FAILED: $(tail -n 1 "$WORK/$store-$audit-$scenario.err" | tr '|' '/') | | | |")
+		ROWS+=("| $scenario | $store | $audit | FAILED: $(tail -n 1 "$WORK/$store-$audit-$scenario.err" | tr '|' '/') | | | | |")
 		FAILED=1
 		return 0
 	fi
-	local rps p50 p99 errors by
+	local cpu1 rps p50 p99 errors by requests cpu_us
+	cpu1=$(server_cpu_ticks)
 	rps=$(json_field "$out" throughput_rps)
+	requests=$(json_field "$out" requests)
+	# The server's CPU over the whole loadgen run (seeding and warmup
+	# included), per request sent in it.
+	cpu_us=$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v n="$requests" -v s="$seeds" -v r="$rps" -v w="${WARMUP%s}" \
+		'BEGIN { total = n + s + r * w; if (total > 0) printf "%.0f", t / hz / total * 1e6; else print "?" }')
 	p50=$(json_field "$out" latency_p50_ms)
 	p99=$(json_field "$out" latency_p99_ms)
 	errors=$(json_field "$out" errors)
@@ -282,9 +290,15 @@ bench_scenario() {
 		by=$(sed -nE 's/.*"errors_by_status":\{([^}]*)\}.*/\1/p' "$out" | tr -d '"' | sed 's/,/, /g')
 		errors="$errors ($by)"
 	fi
-	ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %s |' "$scenario" "$store" "$audit" "${rps:-0}" "${p50:-0}" "${p99:-0}" "${errors:-?}")")
+	ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f ms | %.2f ms | %s µs | %s |' "$scenario" "$store" "$audit" "${rps:-0}" "${p50:-0}" "${p99:-0}" "${cpu_us:-?}" "${errors:-?}")")
 	[[ $audit == on ]] && audit_backlog "$store" "$scenario"
 	return 0
+}
+
+# server_cpu_ticks prints the user+system CPU clock ticks the server has
+# used so far.
+server_cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
 }
 
 # audit_backlog STORE SCENARIO: how long the records the run left queued
@@ -320,7 +334,7 @@ for store in $STORES; do
 			fi
 			log "recreating database $BENCH_DB"
 			if ! fresh_db "$BENCH_DB"; then
-				ROWS+=("| read | $store | $audit | FAILED: could not recreate $BENCH_DB | | | |")
+				ROWS+=("| read | $store | $audit | FAILED: could not recreate $BENCH_DB | | | | |")
 				FAILED=1
 				continue
 			fi
@@ -341,7 +355,7 @@ for store in $STORES; do
 		fi
 		log "starting telefhir on $store (audit $audit) at 127.0.0.1:$PORT"
 		if ! start_server "$store" "${store_args[@]}" --audit "$audit"; then
-			ROWS+=("| read | $store | $audit | FAILED: server did not start | | | |" "| create | $store | $audit | FAILED: server did not start | | | |")
+			ROWS+=("| read | $store | $audit | FAILED: server did not start | | | | |" "| create | $store | $audit | FAILED: server did not start | | | | |")
 			FAILED=1
 			continue
 		fi
@@ -368,8 +382,8 @@ cpu=$(sed -nE 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/n
 	echo "\`read\` = GET /Patient/{id} over $SEED_COUNT seeded Patients, \`create\` = POST a ~2 KB vital-signs Observation."
 	echo "Server started with TELEFHIR_AUTH=off on 127.0.0.1; loadgen runs on the same machine."
 	echo
-	echo "| scenario | store | audit | req/s | p50 | p99 | errors |"
-	echo "|---|---|---|---:|---:|---:|---|"
+	echo "| scenario | store | audit | req/s | p50 | p99 | server CPU per request | errors |"
+	echo "|---|---|---|---:|---:|---:|---:|---|"
 	for r in ${ROWS[@]+"${ROWS[@]}"}; do echo "$r"; done
 	if ((${#AUDIT_NOTES[@]} > 0)); then
 		echo
